@@ -1,0 +1,68 @@
+"""Who is running right now: the flow being built, the flow run, the task run.
+
+Context variables (not globals) so that concurrent runs in threads or asyncio tasks never see each
+other's context. The engine sets them; `Task.__call__` and `get_run_logger` read them.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .task import Task
+
+
+class CallSink(Protocol):
+    """What receives a task call made while a flow is being built or run.
+
+    A `with Flow(...)` block records the call as a node of its graph; a `@flow` run submits it to
+    the engine. Both answer the same three verbs, so a task never needs to know which it is in.
+    """
+
+    def call(self, task: Task, args: tuple, kwargs: dict, upstream: Any) -> Any: ...
+
+    def submit(self, task: Task, args: tuple, kwargs: dict, upstream: Any) -> Any: ...
+
+    def map(self, task: Task, args: tuple, kwargs: dict, upstream: Any) -> Any: ...
+
+
+@dataclass(slots=True)
+class FlowRunContext:
+    """What a running flow knows about itself."""
+
+    flow_run_id: str
+    flow_name: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class TaskRunContext:
+    """What a running task knows about itself (`get_run_context().task_run`)."""
+
+    id: str
+    task_name: str
+    task_key: str
+    flow_run_id: str
+    flow_name: str
+    map_index: int | None = None
+    attempt: int = 1
+
+
+@dataclass(slots=True)
+class RunContext:
+    """The public view returned by `get_run_context()`."""
+
+    flow_run: FlowRunContext | None
+    task_run: TaskRunContext | None
+
+
+CALL_SINK: ContextVar[CallSink | None] = ContextVar("proctor_call_sink", default=None)
+FLOW_RUN: ContextVar[FlowRunContext | None] = ContextVar("proctor_flow_run", default=None)
+TASK_RUN: ContextVar[TaskRunContext | None] = ContextVar("proctor_task_run", default=None)
+
+
+def get_run_context() -> RunContext:
+    """The flow run and task run the caller is part of (either may be None)."""
+    return RunContext(flow_run=FLOW_RUN.get(), task_run=TASK_RUN.get())

@@ -1,0 +1,81 @@
+"""Every error Proctor raises on purpose, on one screen.
+
+Each message says what was wrong, where, and how to fix it. Catch `ProctorError` for all of them.
+"""
+
+from __future__ import annotations
+
+
+class ProctorError(Exception):
+    """Base class of every error Proctor raises on purpose."""
+
+
+# -- building a flow ------------------------------------------------------------------------------
+class FlowDefinitionError(ProctorError):
+    """A flow's graph was wired in a way that cannot run."""
+
+
+class CycleError(FlowDefinitionError):
+    """A dependency would make the graph cyclic."""
+
+
+class TaskHandleError(FlowDefinitionError):
+    """A task handle was used outside the flow that created it."""
+
+
+class NotATaskError(FlowDefinitionError, TypeError):
+    """Something that is not a task was used where a task is needed."""
+
+
+class NoActiveFlowError(FlowDefinitionError):
+    """`.map()` or `.submit()` was called with no flow being built or run."""
+
+
+class MappingError(ProctorError):
+    """The arguments of a mapped call cannot be mapped over (not iterable, unequal lengths)."""
+
+
+# -- parameters -----------------------------------------------------------------------------------
+class ParameterError(ProctorError, ValueError):
+    """Parameters given to a flow run are wrong."""
+
+
+class UnknownParameterError(ParameterError):
+    """A parameter name the flow does not declare."""
+
+
+class MissingParameterError(ParameterError):
+    """A required parameter was not given."""
+
+
+class ParameterValidationError(ParameterError):
+    """A parameter value does not match the declared type."""
+
+
+# -- running --------------------------------------------------------------------------------------
+class ExecutorError(ProctorError):
+    """An executor could not be created or could not run a task."""
+
+
+class UnknownExecutorError(ExecutorError, ValueError):
+    """An executor name that does not exist."""
+
+
+class TaskNotPicklableError(ExecutorError):
+    """A task or its arguments could not be pickled to be sent to another process."""
+
+
+class MissingContextError(ProctorError, RuntimeError):
+    """A run-only helper (`get_run_logger`, ...) was called outside any run."""
+
+
+class UpstreamFailedError(ProctorError):
+    """A task in a `@flow` body could not run because a task it depends on did not succeed."""
+
+
+class FlowRunFailedError(ProctorError):
+    """Calling a `@flow` function whose run failed without an exception of its own to re-raise."""
+
+
+class FlowLoadError(ProctorError):
+    """A `path/to/file.py:flow` reference could not be loaded."""

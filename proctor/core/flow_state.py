@@ -1,0 +1,51 @@
+"""How a flow run's final state follows from its tasks' states (pure).
+
+The rule: the flow failed if any of its reference tasks failed. Reference tasks default to the
+terminal tasks (those nothing depends on). A failure upstream reaches the terminals as
+TriggerFailed, so it is never hidden; the message names the tasks that actually raised.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .states import Failed, State, StateType, Success
+
+
+def flow_state(
+    reference: Sequence[tuple[str, State]],
+    every: Sequence[tuple[str, State]],
+    *,
+    started_at: float,
+    result: Any = None,
+) -> State:
+    """The flow-run state from its reference tasks' states; `every` feeds the message."""
+    ended = time.time()
+    failed_refs = [key for key, s in reference if s.is_failed()]
+    if not failed_refs:
+        return Success(
+            f"all {len(reference)} reference task(s) succeeded" if reference else "completed",
+            result=result,
+            started_at=started_at,
+            ended_at=ended,
+        )
+    raised = [key for key, s in every if _raised(s)]
+    blocked = sum(1 for _, s in every if s.type is StateType.TRIGGER_FAILED)
+    parts = []
+    if raised:
+        parts.append(f"task(s) failed: {', '.join(raised[:10])}{' ...' if len(raised) > 10 else ''}")
+    if blocked:
+        parts.append(f"{blocked} downstream task(s) did not run")
+    if not parts:
+        parts.append(f"reference task(s) failed: {', '.join(failed_refs)}")
+    return Failed("; ".join(parts), started_at=started_at, ended_at=ended).with_changes(
+        result=result
+    )
+
+
+def _raised(state: State) -> bool:
+    if state.type is StateType.MAPPED:
+        return any(_raised(c) for c in state.children or ())
+    return state.is_failed() and state.type is not StateType.TRIGGER_FAILED

@@ -1,0 +1,374 @@
+"""The task graph of a flow, built by calling tasks inside `with FlowGraph(...)`.
+
+Each task call becomes a `Node` (the handle the call returns). Edges come from data (a handle
+passed as an argument, anywhere inside lists, tuples, sets and dicts) or from order alone
+(`upstream_tasks=[...]`, `set_upstream`, `set_dependencies`). The graph is pure data: building it
+runs nothing, and it knows nothing of executors or threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from .bindings import Bindings, bind, strip_unmapped
+from .context import CALL_SINK
+from .errors import (
+    CycleError,
+    FlowDefinitionError,
+    MissingParameterError,
+    NotATaskError,
+    TaskHandleError,
+    UnknownParameterError,
+)
+from .task import Task
+
+_NO_DEFAULT = object()
+
+
+class Node:
+    """One call of a task in a flow's graph: the handle a call returns while building."""
+
+    _proctor_handle = True
+    __slots__ = ("flow", "task", "key", "bindings", "mapped", "order_deps", "__weakref__")
+
+    def __init__(self, flow: FlowGraph, task: Task, key: str, bindings: Bindings, mapped: bool):
+        self.flow = flow
+        self.task = task
+        self.key = key
+        self.bindings = bindings
+        self.mapped = mapped
+        self.order_deps: list[Node] = []
+
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+    @property
+    def upstream(self) -> tuple[Node, ...]:
+        """Every node this one waits for: data dependencies first, then order-only ones."""
+        deps = self.bindings.deps
+        if not self.order_deps:
+            return deps
+        return deps + tuple(n for n in self.order_deps if n not in deps)
+
+    def set_upstream(self, other: Any) -> None:
+        self.flow.add_edge(other, self)
+
+    def set_downstream(self, other: Any) -> None:
+        self.flow.add_edge(self, other)
+
+    def __getitem__(self, key: Any) -> Node:
+        """`rows[0]` inside a flow: a node that picks one item of this node's result."""
+        return self.flow.call(GET_ITEM, (self, key), {}, None)
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError(
+            f"cannot iterate over {self!r} while building flow {self.flow.name!r}: its value "
+            f"exists only at run time. Use a_task.map({self.key}) to run a task per element."
+        )
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        kind = "mapped " if self.mapped else ""
+        return f"<{kind}task {self.key!r}>"
+
+
+class Parameter(Task):
+    """A named input of a flow, given to `flow.run(parameters={...})`.
+
+    Created inside `with Flow(...)`, it joins that flow at once; used as an argument, it passes
+    its value to the task.
+    """
+
+    is_parameter = True
+
+    def __init__(self, name: str, default: Any = None, required: bool = False) -> None:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise FlowDefinitionError(
+                f"Parameter name {name!r} is not valid: use a Python identifier such as 'n'"
+            )
+        super().__init__(name=name)
+        self.default = default
+        self.required = bool(required)
+        sink = CALL_SINK.get()
+        if isinstance(sink, FlowGraph):
+            sink.add_task(self)
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - engine feeds values
+        return self.default
+
+    def __repr__(self) -> str:
+        return f"<Parameter {self.name!r}>"
+
+
+class _GetItem(Task):
+    """Picks `value[key]`: what `handle[key]` records in a flow."""
+
+    def run(self, value: Any, key: Any) -> Any:
+        return value[key]
+
+
+GET_ITEM = _GetItem(name="getitem")
+
+
+class StateMap(dict):
+    """{node: State} of a flow run, also looked up by task object or by node key/name."""
+
+    def __missing__(self, key: Any) -> Any:
+        if isinstance(key, Task):
+            matches = [n for n in self if n.task is key]
+            what = f"task {key.name!r}"
+        elif isinstance(key, str):
+            matches = [n for n in self if n.key == key] or [n for n in self if n.name == key]
+            what = f"key {key!r}"
+        else:
+            raise KeyError(f"{key!r} is not a task of this flow run")
+        if len(matches) == 1:
+            return self[matches[0]]
+        if not matches:
+            raise KeyError(f"no {what} in this flow run; known: {sorted(n.key for n in self)}")
+        raise KeyError(
+            f"{what} was called {len(matches)} times in this flow; use the handle a call "
+            f"returned, or one of the keys {[n.key for n in matches]}"
+        )
+
+
+class FlowGraph:
+    """A named graph of task calls. `with FlowGraph("etl") as g:` records calls into it."""
+
+    def __init__(self, name: str, *, description: str = "") -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise FlowDefinitionError(f"a flow needs a non-empty name, got {name!r}")
+        self.name = name
+        self.description = description
+        self.nodes: list[Node] = []
+        self._downstream: dict[Node, list[Node]] = {}
+        self._by_task: dict[Task, list[Node]] = {}
+        self._keys: dict[str, int] = {}
+        self._tokens: list[Any] = []
+
+    # -- the `with` block -----------------------------------------------------------------------
+    def __enter__(self) -> FlowGraph:
+        self._tokens.append(CALL_SINK.set(self))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        CALL_SINK.reset(self._tokens.pop())
+
+    # -- CallSink: what task calls inside the block do ----------------------------------------
+    def call(self, task: Task, args: tuple, kwargs: dict, upstream: Iterable[Any] | None) -> Node:
+        return self.record_call(task, args, kwargs, upstream)
+
+    def submit(self, task: Task, args: tuple, kwargs: dict, upstream: Iterable[Any] | None) -> Node:
+        return self.record_call(task, args, kwargs, upstream)
+
+    def map(self, task: Task, args: tuple, kwargs: dict, upstream: Iterable[Any] | None) -> Node:
+        if not args and not kwargs:
+            raise FlowDefinitionError(f"{task.name}.map() needs at least one argument to map over")
+        return self.record_call(task, args, kwargs, upstream, mapped=True)
+
+    # -- building -------------------------------------------------------------------------------
+    def add_task(self, task: Task) -> Node:
+        """Add `task` with no arguments (or return its node if it is already in the flow)."""
+        existing = self._by_task.get(self._check_task(task))
+        if existing:
+            return existing[0]
+        return self.record_call(task, (), {})
+
+    def node_of(self, item: Any) -> Node:
+        """The node an argument stands for: a handle of this flow, or a task used once here."""
+        if isinstance(item, Node):
+            if item.flow is not self:
+                raise TaskHandleError(
+                    f"task handle {item!r} belongs to flow {item.flow.name!r} and cannot be used "
+                    f"in flow {self.name!r}; call the task again inside this flow instead"
+                )
+            return item
+        task = self._check_task(item)
+        nodes = self._by_task.get(task)
+        if not nodes:
+            return self.add_task(task)
+        if len(nodes) > 1:
+            raise FlowDefinitionError(
+                f"task {task.name!r} is called {len(nodes)} times in flow {self.name!r}, so the "
+                f"task alone is ambiguous; use the handle returned by the call you mean"
+            )
+        return nodes[0]
+
+    def set_dependencies(
+        self,
+        task: Any,
+        upstream_tasks: Iterable[Any] | None = None,
+        downstream_tasks: Iterable[Any] | None = None,
+        keyword_tasks: Mapping[str, Any] | None = None,
+        mapped: bool = False,
+    ) -> Node:
+        """Wire `task` into the flow: order-only upstreams/downstreams, and data by keyword."""
+        node = self.node_of(task)
+        if keyword_tasks:
+            kwargs = {**node.bindings.kwargs, **keyword_tasks}
+            old_deps = set(node.bindings.deps)
+            node.bindings = bind(node.bindings.args, kwargs, self._to_node)
+            for up in node.bindings.deps:
+                if up not in old_deps:
+                    self._link(up, node)
+            if mapped:
+                node.mapped = True
+        for up in upstream_tasks or ():
+            self.add_edge(up, node)
+        for down in downstream_tasks or ():
+            self.add_edge(node, down)
+        return node
+
+    def add_edge(self, upstream: Any, downstream: Any) -> None:
+        """An order-only dependency: `downstream` runs after `upstream` finishes."""
+        up, down = self.node_of(upstream), self.node_of(downstream)
+        if up is down:
+            raise CycleError(f"task {up.key!r} cannot depend on itself in flow {self.name!r}")
+        if up in down.upstream:
+            return
+        path = self._path(down, up)
+        if path is not None:
+            chain = " -> ".join(n.key for n in [up, *path])
+            raise CycleError(
+                f"making {down.key!r} depend on {up.key!r} would create a cycle in flow "
+                f"{self.name!r}: {chain}"
+            )
+        down.order_deps.append(up)
+        self._link(up, down)
+
+    # -- reading --------------------------------------------------------------------------------
+    def upstream(self, node: Node) -> tuple[Node, ...]:
+        return node.upstream
+
+    def downstream(self, node: Node) -> list[Node]:
+        return self._downstream.get(node, [])
+
+    def parameters(self) -> dict[str, Parameter]:
+        return {n.task.name: n.task for n in self.nodes if n.task.is_parameter}
+
+    def terminal_nodes(self) -> list[Node]:
+        return [n for n in self.nodes if not self._downstream.get(n)]
+
+    def root_nodes(self) -> list[Node]:
+        return [n for n in self.nodes if not n.upstream]
+
+    def sorted_nodes(self) -> list[Node]:
+        """Nodes in an order where every node comes after its upstreams (Kahn's algorithm)."""
+        waiting = {n: len(n.upstream) for n in self.nodes}
+        ready = [n for n in self.nodes if waiting[n] == 0]
+        out: list[Node] = []
+        while ready:
+            node = ready.pop()
+            out.append(node)
+            for down in self._downstream.get(node, ()):
+                waiting[down] -= 1
+                if waiting[down] == 0:
+                    ready.append(down)
+        if len(out) != len(self.nodes):
+            stuck = sorted(n.key for n, w in waiting.items() if w > 0)
+            raise CycleError(f"flow {self.name!r} has a cycle through: {', '.join(stuck)}")
+        return out
+
+    def validate_parameters(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The value of every parameter for a run, or a clear error before anything runs."""
+        declared = self.parameters()
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            valid = ", ".join(sorted(declared)) or "(none: this flow takes no parameters)"
+            raise UnknownParameterError(
+                f"flow {self.name!r} has no parameter(s) {', '.join(map(repr, unknown))}; "
+                f"valid names: {valid}"
+            )
+        missing = sorted(n for n, p in declared.items() if p.required and n not in given)
+        if missing:
+            raise MissingParameterError(
+                f"flow {self.name!r} needs parameter(s) {', '.join(map(repr, missing))}: pass "
+                f"them as parameters={{{', '.join(repr(m) + ': ...' for m in missing)}}}"
+            )
+        return {n: given.get(n, p.default) for n, p in declared.items()}
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}: {len(self.nodes)} task(s)>"
+
+    # -- internals ------------------------------------------------------------------------------
+    def record_call(
+        self,
+        task: Task,
+        args: tuple,
+        kwargs: dict,
+        upstream: Iterable[Any] | None = None,
+        *,
+        mapped: bool = False,
+        to_node: Callable[[Any], Node | None] | None = None,
+        key: str | None = None,
+    ) -> Node:
+        """Add one call of `task` as a node; `to_node` says which argument values are handles."""
+        self._check_task(task)
+        if task.is_parameter:
+            self._check_parameter(task)
+        if not mapped:
+            args, kwargs = strip_unmapped(list(args), kwargs)
+        to_node = to_node or self._to_node
+        bindings = bind(tuple(args), kwargs, to_node)
+        node = Node(self, task, self._new_key(key or task.name), bindings, mapped)
+        self.nodes.append(node)
+        self._by_task.setdefault(task, []).append(node)
+        for up in bindings.deps:
+            self._link(up, node)
+        for item in upstream or ():
+            up = to_node(item)
+            if up is None:
+                raise NotATaskError(
+                    f"upstream_tasks of {node.key!r} holds {item!r} ({type(item).__name__}), "
+                    f"which is not a task or a task result of flow {self.name!r}"
+                )
+            self.add_edge(up, node)
+        return node
+
+    def _to_node(self, value: Any) -> Node | None:
+        if isinstance(value, (Node, Task)):
+            return self.node_of(value)
+        return None
+
+    def _link(self, up: Node, down: Node) -> None:
+        self._downstream.setdefault(up, []).append(down)
+
+    def _new_key(self, name: str) -> str:
+        count = self._keys.get(name, 0) + 1
+        self._keys[name] = count
+        return name if count == 1 else f"{name}-{count}"
+
+    def _check_task(self, task: Any) -> Task:
+        if not isinstance(task, Task):
+            raise NotATaskError(
+                f"{task!r} ({type(task).__name__}) is not a task, so flow {self.name!r} cannot "
+                f"run it; decorate the function with @task or subclass proctor.Task"
+            )
+        return task
+
+    def _check_parameter(self, param: Task) -> None:
+        other = self.parameters().get(param.name)
+        if other is not None and other is not param:
+            raise FlowDefinitionError(
+                f"flow {self.name!r} already has a parameter named {param.name!r}; parameter "
+                f"names must be unique"
+            )
+
+    def _path(self, start: Node, goal: Node) -> list[Node] | None:
+        """A downstream path from `start` to `goal`, if one exists."""
+        stack: list[tuple[Node, list[Node]]] = [(start, [start])]
+        seen = {start}
+        while stack:
+            node, path = stack.pop()
+            if node is goal:
+                return path
+            for nxt in self._downstream.get(node, ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, path + [nxt]))
+        return None

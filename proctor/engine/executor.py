@@ -1,0 +1,71 @@
+"""The contract between the engine and the places task code runs.
+
+An executor only has to `submit(fn, arg)` and hand back something with the
+`concurrent.futures.Future` interface. The engine never polls: it attaches a done-callback that
+puts the finished future on its queue, and blocks on that queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+
+class Executor:
+    """Base class of executors. Subclasses implement `submit`; `start`/`shutdown` are optional."""
+
+    #: A short name for tables and logs ("local", "threads", ...).
+    name = "executor"
+    #: True when submitted work may run at the same time as other submitted work.
+    parallel = False
+
+    def start(self) -> None:
+        """Acquire resources (pools, clusters) before the first submit of a run."""
+
+    def shutdown(self) -> None:
+        """Release what `start` acquired; called once at the end of a run."""
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Future | DoneFuture:
+        raise NotImplementedError
+
+    def __enter__(self) -> Executor:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class DoneFuture:
+    """An already-finished future: what a synchronous executor returns.
+
+    `concurrent.futures.Future` builds a lock and a condition per instance; work that has
+    already run needs neither, and the sequential engine path is measured per task.
+    """
+
+    __slots__ = ("_result", "_exception")
+
+    def __init__(self, result: Any = None, exception: BaseException | None = None) -> None:
+        self._result = result
+        self._exception = exception
+
+    def done(self) -> bool:
+        return True
+
+    def cancelled(self) -> bool:
+        return False
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self._exception is not None:
+            raise self._exception
+        return self._result
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return self._exception
+
+    def add_done_callback(self, fn: Callable[[Any], Any]) -> None:
+        fn(self)

@@ -1,0 +1,92 @@
+"""Parallel execution in worker processes: for CPU-bound Python tasks.
+
+Tasks and arguments travel with cloudpickle, so functions defined in scripts and notebooks work.
+Start method: `fork` where the platform has it (Linux), else `spawn`. With `fork` a script needs
+no `if __name__ == "__main__":` guard and workers start in milliseconds; the price is the usual
+one of forking a process that runs other threads (a lock held by another thread at fork time stays
+held in the child), so the pool forks all its workers at once on the first submit, before the
+engine's own threads start. Pass `start_method="forkserver"` (with the guard) to avoid fork; its
+server then preloads Proctor once instead of importing it in every worker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+import cloudpickle
+
+from ..core.errors import ExecutorError, TaskNotPicklableError
+from ..engine.executor import Executor
+
+
+def _run_pickled(payload: bytes) -> bytes:
+    """Worker side: unpickle the call, run it, pickle what it returned."""
+    fn, arg = cloudpickle.loads(payload)
+    return cloudpickle.dumps(fn(arg))
+
+
+class ProcessExecutor(Executor):
+    """Runs tasks in `max_workers` processes (default: one per CPU)."""
+
+    name = "processes"
+    parallel = True
+
+    def __init__(self, max_workers: int | None = None, start_method: str | None = None) -> None:
+        if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
+            raise ExecutorError(
+                f"ProcessExecutor(max_workers={max_workers!r}): max_workers must be a whole "
+                f"number >= 1"
+            )
+        methods = multiprocessing.get_all_start_methods()
+        if start_method is None:
+            start_method = "fork" if "fork" in methods else "spawn"
+        if start_method not in methods:
+            raise ExecutorError(
+                f"ProcessExecutor(start_method={start_method!r}): this platform offers "
+                f"{', '.join(methods)}"
+            )
+        self.max_workers = max_workers
+        self.start_method = start_method
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        if self._pool is None:
+            context = multiprocessing.get_context(self.start_method)
+            if self.start_method == "forkserver":
+                # Workers fork from a server that imported Proctor once.
+                context.set_forkserver_preload(["proctor.executors.processes"])
+            self._pool = ProcessPoolExecutor(self.max_workers, mp_context=context)
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Future:
+        if self._pool is None:
+            self.start()
+        assert self._pool is not None
+        try:
+            payload = cloudpickle.dumps((fn, arg))
+        except Exception as exc:
+            raise TaskNotPicklableError(
+                f"it (or one of its arguments) cannot be pickled to send to a worker process "
+                f"({type(exc).__name__}: {exc}); use the threads executor for it, or pass "
+                f"picklable values"
+            ) from exc
+        outer: Future = Future()
+
+        def relay(inner: Future) -> None:
+            try:
+                outer.set_result(cloudpickle.loads(inner.result()))
+            except BaseException as exc:
+                outer.set_exception(exc)
+
+        self._pool.submit(_run_pickled, payload).add_done_callback(relay)
+        return outer
+
+    def __repr__(self) -> str:
+        return f"ProcessExecutor(max_workers={self.max_workers})"
