@@ -1,0 +1,228 @@
+"""The engine's behaviour, identical on every executor (local, threads, processes)."""
+
+import multiprocessing
+
+from proctor import Flow, Parameter, task, unmapped
+from proctor.core.errors import MappingError
+from proctor.states import StateType
+
+
+@task
+def extract(n):
+    return list(range(n))
+
+
+@task(name="double", tags=["cpu"])
+def transform(x):
+    return 2 * x
+
+
+@task
+def load(rows):
+    return sum(rows)
+
+
+@task
+def boom(x=None):
+    raise ValueError(f"bad input {x!r}")
+
+
+@task
+def inc(x):
+    return x + 1
+
+
+@task
+def fail_on_odd(x):
+    if x % 2:
+        raise RuntimeError(f"odd {x}")
+    return x
+
+
+@task
+def combine(a, b, factor=1):
+    return (a + b) * factor
+
+
+def test_the_issue_example_on_every_executor(executor):
+    with Flow("etl", executor=executor) as f:
+        n = Parameter("n", default=10)
+        rows = extract(n)
+        doubled = transform.map(rows)
+        total = load(doubled)
+    state = f.run(parameters={"n": 5})
+    assert state.is_successful()
+    assert state.result[doubled].result == [0, 2, 4, 6, 8]
+    assert state.result[doubled].type is StateType.MAPPED
+    assert len(state.result[doubled].children) == 5
+    assert state.result[total].result == 20
+    assert f.run().result[total].result == 90  # the default n=10
+
+
+def test_failure_keeps_exception_and_stops_downstream(executor):
+    ran = []
+
+    @task
+    def after(x):
+        ran.append(x)
+
+    with Flow("f", executor=executor) as f:
+        bad = boom(1)
+        down = after(bad)
+        side = inc(1)
+    state = f.run()
+    assert state.is_failed()
+    failed = state.result[bad]
+    assert failed.type is StateType.FAILED
+    assert isinstance(failed.exception, ValueError) and "bad input 1" in str(failed.exception)
+    assert "Traceback" in failed.traceback and "bad input 1" in failed.traceback
+    assert state.result[down].type is StateType.TRIGGER_FAILED
+    assert ran == []
+    assert state.result[side].result == 2  # independent branch still ran
+    assert "task(s) failed: boom" in state.message
+
+
+def test_map_over_mapped_chains_element_by_element(executor):
+    with Flow("f", executor=executor) as f:
+        first = fail_on_odd.map([0, 1, 2, 3])
+        second = inc.map(first)
+    state = f.run()
+    children = state.result[second].children
+    assert [c.type for c in children] == [
+        StateType.SUCCESS, StateType.TRIGGER_FAILED, StateType.SUCCESS, StateType.TRIGGER_FAILED
+    ]
+    assert [children[0].result, children[2].result] == [1, 3]
+    assert state.is_failed()
+
+
+def test_map_chain_success(executor):
+    with Flow("f", executor=executor) as f:
+        rows = extract(4)
+        out = inc.map(transform.map(rows))
+    assert f.run().result[out].result == [1, 3, 5, 7]
+
+
+def test_map_over_empty_list(executor):
+    with Flow("f", executor=executor) as f:
+        rows = extract(0)
+        doubled = transform.map(rows)
+        total = load(doubled)
+    state = f.run()
+    assert state.is_successful()
+    assert state.result[doubled].result == []
+    assert state.result[total].result == 0
+
+
+def test_map_several_iterables_with_unmapped(executor):
+    with Flow("f", executor=executor) as f:
+        out = combine.map([1, 2, 3], extract(3), factor=unmapped(10))
+    assert f.run().result[out].result == [10, 30, 50]
+
+
+def test_map_unequal_lengths_fails_the_task_clearly(executor):
+    with Flow("f", executor=executor) as f:
+        out = combine.map([1, 2, 3], [1, 2])
+    state = f.run()
+    assert state.result[out].type is StateType.FAILED
+    assert isinstance(state.result[out].exception, MappingError)
+    assert "different lengths" in state.result[out].message
+
+
+def test_handles_inside_containers_resolve(executor):
+    @task
+    def pack(items, mapping):
+        return items[0] + items[1] + mapping["k"]
+
+    with Flow("f", executor=executor) as f:
+        a, b = inc(1), inc(2)
+        out = pack([a, b], {"k": a})
+    assert f.run().result[out].result == 2 + 3 + 2
+
+
+def test_order_only_dependencies_run_in_order(executor, tmp_path):
+    marker = tmp_path / "log.txt"
+
+    @task
+    def write(word):
+        with open(marker, "a") as fh:
+            fh.write(word + "\n")
+
+    with Flow("f", executor=executor) as f:
+        first = write("first")
+        write("second", upstream_tasks=[first])
+    assert f.run().is_successful()
+    assert marker.read_text().split() == ["first", "second"]
+
+
+def test_downstream_of_failed_order_dependency_does_not_run(executor):
+    with Flow("f", executor=executor) as f:
+        bad = boom()
+        after = inc(1, upstream_tasks=[bad])
+    assert f.run().result[after].type is StateType.TRIGGER_FAILED
+
+
+def test_flow_can_run_twice_and_reuse_executor(executor):
+    with Flow("f", executor=executor) as f:
+        out = inc(1)
+    assert f.run().result[out].result == 2
+    assert f.run().result[out].result == 2
+
+
+def test_independent_branches_overlap_on_parallel_executors(parallel_executor):
+    """Passes only if the two tasks run at the same time: each waits for the other."""
+    manager = multiprocessing.Manager()
+    try:
+        barrier = manager.Barrier(2, timeout=20)
+
+        @task
+        def meet(barrier, tag):
+            barrier.wait()
+            return tag
+
+        with Flow("f", executor=parallel_executor) as f:
+            a = meet(barrier, "a")
+            b = meet(barrier, "b")
+        state = f.run()
+        assert state.is_successful(), state.message
+        assert (state.result[a].result, state.result[b].result) == ("a", "b")
+    finally:
+        manager.shutdown()
+
+
+def test_mapped_children_overlap_on_parallel_executors(parallel_executor):
+    manager = multiprocessing.Manager()
+    try:
+        barrier = manager.Barrier(2, timeout=20)
+
+        @task
+        def meet(i, barrier):
+            barrier.wait()
+            return i
+
+        with Flow("f", executor=parallel_executor) as f:
+            out = meet.map([1, 2], unmapped(barrier))
+        state = f.run()
+        assert state.result[out].result == [1, 2], state.message
+    finally:
+        manager.shutdown()
+
+
+def test_unpicklable_task_fails_naming_it():
+    import threading
+
+    from proctor.executors import ProcessExecutor
+
+    lock = threading.Lock()
+
+    @task
+    def holds_lock():
+        return lock.locked()
+
+    with Flow("f", executor=ProcessExecutor(1)) as f:
+        out = holds_lock()
+    state = f.run()
+    assert state.result[out].type is StateType.FAILED
+    assert "task holds_lock could not be sent to the processes executor" in (
+        state.result[out].message
+    )
+    assert "cannot be pickled" in state.result[out].message

@@ -1,0 +1,50 @@
+"""Every workshop example runs, as a script in a fresh process and through the API."""
+
+import importlib.util
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = sorted((pathlib.Path(__file__).parents[2] / "examples").glob("[0-9][0-9]_*.py"))
+
+
+def load(path):
+    spec = importlib.util.spec_from_file_location(f"example_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_there_are_examples_for_steps_0_to_2():
+    assert [p.name[:2] for p in EXAMPLES][:3] == ["00", "01", "02"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_runs_as_a_script(path):
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_etl_and_xcom_demo(capsys):
+    module = load(EXAMPLES[0])
+    state = module.flow.run()
+    assert state.is_successful()
+    assert state.result["load"].result == 3
+    assert module.xcom_flow.run().is_successful()
+    assert "Received value: {'Firstname': 'Hello', 'Name': 'World'}" in capsys.readouterr().out
+
+
+def test_parallel_example_fans_out():
+    module = load(EXAMPLES[1])
+    state = module.flow.run()
+    assert state.result["report"].result == 9
+    assert len(state.result["clean"].children) == 9
+
+
+def test_parameters_example_both_styles():
+    module = load(EXAMPLES[2])
+    assert module.etl(n=4, factor=3) == 3 * (0 + 1 + 2 + 3)
+    state = module.graph_etl.run(parameters={"n": 3, "factor": 10})
+    assert state.result["load"].result == 30
