@@ -40,7 +40,7 @@ def push_task():
 
 @task
 def pull_task(pulled_value):
-  print("Received value: {}".format(pulled_value))
+  print(f"Received value: {pulled_value}")
 
 with Flow("XCom demo") as xcom_flow:
   # declaration de la relation : push_task() s execute en premier et pull_task() en deuxieme

@@ -97,7 +97,7 @@ def bind(args: tuple, kwargs: dict, to_node: Callable[[Any], Any | None]) -> Bin
             return value if inner is value.value else Unmapped(inner)
         if isinstance(value, (list, tuple, set, frozenset)):
             items = [scan(v, False, where) for v in value]
-            if all(a is b for a, b in zip(items, value)):
+            if all(a is b for a, b in zip(items, value, strict=False)):
                 return value
             if isinstance(value, tuple) and hasattr(value, "_fields"):  # namedtuple
                 return type(value)(*items)

@@ -35,7 +35,8 @@ def flow_state(
     blocked = sum(1 for _, s in every if s.type is StateType.TRIGGER_FAILED)
     parts = []
     if raised:
-        parts.append(f"task(s) failed: {', '.join(raised[:10])}{' ...' if len(raised) > 10 else ''}")
+        more = " ..." if len(raised) > 10 else ""
+        parts.append(f"task(s) failed: {', '.join(raised[:10])}{more}")
     if blocked:
         parts.append(f"{blocked} downstream task(s) did not run")
     if not parts:

@@ -62,6 +62,18 @@ class Node:
         """`rows[0]` inside a flow: a node that picks one item of this node's result."""
         return self.flow.call(GET_ITEM, (self, key), {}, None)
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotATaskError(
+            f"{self!r} is the result of a task call, not a task, so it cannot be called; call "
+            f"the task itself ({self.task.name}(...)) to run it again"
+        )
+
+    def map(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotATaskError(
+            f"{self!r} is the result of a task call, not a task; use {self.task.name}.map(...) "
+            f"to map the task, or pass this handle as the iterable to map over"
+        )
+
     def __iter__(self) -> Iterator[Any]:
         raise TypeError(
             f"cannot iterate over {self!r} while building flow {self.flow.name!r}: its value "

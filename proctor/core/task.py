@@ -80,7 +80,7 @@ class Task:
         return self._sink("submit").submit(self, args, kwargs, upstream_tasks)
 
     def map(self, *args: Any, upstream_tasks: Iterable[Any] | None = None, **kwargs: Any):
-        """Run the task once per element of its iterable arguments (`unmapped(x)` passes x whole)."""
+        """Run the task once per element of its iterable arguments; `unmapped(x)` passes x whole."""
         return self._sink("map").map(self, args, kwargs, upstream_tasks)
 
     def _sink(self, verb: str):

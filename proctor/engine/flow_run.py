@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import time
 import traceback as tb
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..core.context import CALL_SINK, FLOW_RUN, FlowRunContext
 from ..core.flow_state import flow_state
 from ..core.graph import FlowGraph, StateMap
+from ..core.ids import new_id
 from ..core.states import Failed, State
 from .dynamic import DynamicSink, resolve_returned
 from .executor import Executor
@@ -41,7 +41,7 @@ def run_graph(
     values = graph.validate_parameters(parameters)
     order = graph.sorted_nodes()
     configure_console()
-    ctx = FlowRunContext(uuid.uuid4().hex, graph.name, values)
+    ctx = FlowRunContext(new_id(), graph.name, values)
     run = GraphRun(ctx.flow_run_id, graph.name, executor, values, list(observers))
     token = FLOW_RUN.set(ctx)
     started = time.time()
@@ -70,7 +70,7 @@ def run_function(
 ) -> State:
     """Run a `@flow` body with its (validated) parameters; the state's result is its return."""
     configure_console()
-    ctx = FlowRunContext(uuid.uuid4().hex, name, parameters)
+    ctx = FlowRunContext(new_id(), name, parameters)
     run = GraphRun(ctx.flow_run_id, name, executor, parameters, list(observers))
     graph = FlowGraph(name)
     sink = DynamicSink(graph, run)

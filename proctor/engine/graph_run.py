@@ -20,7 +20,6 @@ element when it starts; a synchronous executor's result is collected inline (no 
 
 from __future__ import annotations
 
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from ..core.bindings import expand
 from ..core.context import TaskRunContext
 from ..core.errors import MappingError, ProctorError
 from ..core.graph import Node
+from ..core.ids import new_id
 from ..core.states import Crashed, Failed, Mapped, State, StateType, Success
 from ..core.triggers import gate
 from .executor import DoneFuture, Executor
@@ -167,7 +167,7 @@ class GraphRun:
 
     def _submit(self, node: Node, index: int | None, args: list, kwargs: dict) -> None:
         ctx = TaskRunContext(
-            uuid.uuid4().hex, node.task.name, node.key, self.flow_run_id, self.flow_name, index
+            new_id(), node.task.name, node.key, self.flow_run_id, self.flow_name, index
         )
         spec = TaskRunSpec(node.task, args, kwargs, ctx)
         for obs in self.observers:

@@ -1,4 +1,4 @@
-"""Parallel execution on a pool of threads: good for I/O-bound tasks and C code that frees the GIL."""
+"""Parallel execution on a pool of threads: for I/O-bound tasks and C code that frees the GIL."""
 
 from __future__ import annotations
 

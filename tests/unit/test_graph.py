@@ -45,7 +45,7 @@ def test_building_runs_nothing_and_records_data_edges():
 
 
 def test_each_call_is_a_new_node_with_unique_key():
-    with Flow("f") as f:
+    with Flow("f"):
         a, b, c = one(), one(), one()
     assert [a.key, b.key, c.key] == ["one", "one-2", "one-3"]
 
@@ -205,3 +205,12 @@ def test_state_map_lookups_by_handle_task_and_key():
 def test_empty_flow_name_is_refused():
     with pytest.raises(FlowDefinitionError, match="non-empty name"):
         Flow("")
+
+
+def test_a_handle_is_not_a_task():
+    with Flow("f"):
+        a = one()
+        with pytest.raises(NotATaskError, match="not a task"):
+            a()
+        with pytest.raises(NotATaskError, match=r"one.map\(...\)"):
+            a.map([1])

@@ -85,3 +85,14 @@ def test_empty_map_is_successful_with_empty_result():
 def test_repr_shows_name_and_message():
     assert repr(TriggerFailed("upstream failed")) == "TriggerFailed(message='upstream failed')"
     assert repr(Skipped()) == "Skipped()"
+
+
+def test_ids_are_unique_uuid4_hex():
+    import uuid
+
+    from proctor.core.ids import new_id
+
+    ids = {new_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    sample = uuid.UUID(hex=next(iter(ids)))
+    assert sample.version == 4 and sample.variant == uuid.RFC_4122
