@@ -13,6 +13,7 @@ Run state
 - `ready`       nodes whose upstreams are all finished, in the order they became ready
 - `maps`        mapped node -> children states collected so far
 - `outstanding` submitted attempts whose futures have not come back
+- `deferred`    attempts ready to go but held back while `max_in_flight` are outstanding
 
 Policy: ready nodes are started in FIFO order; a mapped node expands into one attempt per
 element when it starts; a synchronous executor's result is collected inline (no queue hop).
@@ -60,6 +61,10 @@ class GraphRun:
     maps: dict = field(default_factory=dict)
     outstanding: int = 0
     events: SimpleQueue = field(default_factory=SimpleQueue)
+    deferred: deque = field(default_factory=deque)
+    #: attempts handed to the executor at once; the rest wait in `deferred` (bounded memory:
+    #: a pending executor future costs several times what a waiting spec does)
+    max_in_flight: int = 1024
 
     # -- adding work ----------------------------------------------------------------------------
     def add(self, node: Node) -> None:
@@ -170,6 +175,13 @@ class GraphRun:
             new_id(), node.task.name, node.key, self.flow_run_id, self.flow_name, index
         )
         spec = TaskRunSpec(node.task, args, kwargs, ctx)
+        if self.outstanding >= self.max_in_flight:
+            self.deferred.append((node, spec))
+            return
+        self._send(node, spec)
+
+    def _send(self, node: Node, spec: TaskRunSpec) -> None:
+        ctx = spec.context
         for obs in self.observers:
             obs.task_run_submitted(self, node, ctx)
         try:
@@ -192,6 +204,8 @@ class GraphRun:
     def _collect(self, node: Node, ctx: TaskRunContext, future: Any, queued: bool = False) -> None:
         if queued:
             self.outstanding -= 1
+            if self.deferred:
+                self._send(*self.deferred.popleft())
         try:
             state = future.result()
         except ProctorError as exc:
