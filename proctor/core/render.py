@@ -80,7 +80,7 @@ def to_mermaid(graph: FlowGraph, direction: str = "TD") -> str:
     if direction not in ("TD", "TB", "LR", "BT", "RL"):
         raise ValueError(f"direction must be one of TD, TB, LR, BT, RL; got {direction!r}")
     ids = _ids(graph)
-    lines = [f"%% flow: {_mermaid_comment(graph.name)}", f"flowchart {direction}"]
+    lines = [f"flowchart {direction}", f"    %% flow: {_mermaid_comment(graph.name)}"]
     for node in graph.nodes:
         label = f'"{escape_mermaid(node_label(node))}"'
         if node.task.is_parameter:
@@ -101,9 +101,11 @@ def escape_dot(text: str) -> str:
     """`text` made safe inside a double-quoted DOT string.
 
     Backslashes are doubled first, because DOT gives `\\n`, `\\l`, `\\N`... a meaning in labels;
-    quotes are escaped and line breaks become DOT's centered `\\n`.
+    `&` becomes `&amp;`, because Graphviz decodes HTML entities even in plain labels (a key
+    holding `&lt;` must not show as `<`); quotes are escaped and line breaks become DOT's
+    centered `\\n`.
     """
-    out = text.replace("\\", "\\\\").replace('"', '\\"')
+    out = text.replace("\\", "\\\\").replace("&", "&amp;").replace('"', '\\"')
     return out.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
 
 

@@ -1,0 +1,143 @@
+"""`proctor run FILE:FLOW`: run a flow from a file, with a progress bar and a summary table.
+
+Exit codes: 0 when the flow run did not fail, 1 when it failed, 2 for bad usage (a reference,
+parameter or executor that is wrong), so scripts and CI can tell the three apart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .output import EXIT_FAILED, fail
+
+if TYPE_CHECKING:
+    from ..core.states import State
+    from ..engine.executor import Executor
+    from .progress import RunProgress
+
+#: Keywords of `FlowFunction.run` itself: a @flow parameter with one of these names cannot be
+#: passed through it as a keyword.
+_RUN_KEYWORDS = frozenset({"executor", "observers"})
+
+
+def run_command(
+    reference: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE:FLOW",
+            help="The Python file and the flow in it, e.g. flows.py:etl. Without ':FLOW' the "
+            "file must define exactly one flow.",
+            show_default=False,
+        ),
+    ],
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            metavar="KEY=VALUE",
+            help="A flow parameter; repeat for several. VALUE is read as JSON when it is JSON "
+            "(n=5 is a number, xs=[1,2] a list), else taken as a string.",
+            show_default=False,
+        ),
+    ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            "-e",
+            metavar="NAME[:N]",
+            help="Where tasks run: local, threads[:N] or processes[:N]. Default: the flow's "
+            "own executor, else $PROCTOR_EXECUTOR, else local.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run a flow defined in a Python file and show how each task ended.
+
+    Exits 0 when the flow run succeeds, 1 when it fails, 2 on bad usage.
+    """
+    from contextlib import nullcontext
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from ..core.errors import ExecutorError, FlowLoadError, ParameterError, ProctorError
+    from ..executors import resolve_executor
+    from .loader import load_flow
+    from .params import ParamSyntaxError, parse_params
+    from .progress import (
+        RunProgress,
+        console_logging,
+        failure_tracebacks,
+        make_progress,
+        state_line,
+        summary_table,
+    )
+
+    # Everything that can be checked without running user code is checked first.
+    try:
+        params = parse_params(param or ())
+    except ParamSyntaxError as exc:
+        fail(str(exc))
+    try:
+        chosen = resolve_executor(executor) if executor is not None else None
+    except ExecutorError as exc:
+        fail(str(exc))
+    try:
+        loaded = load_flow(reference)
+    except FlowLoadError as exc:
+        fail(str(exc))
+
+    flow = loaded.flow
+    out, err = Console(), Console(stderr=True)
+    # A live bar only on a terminal: piped into a file or CI log it would be noise.
+    progress = make_progress(err) if err.is_terminal else None
+    observer = RunProgress(progress, f"flow {flow.name}")
+    try:
+        with console_logging(err), progress or nullcontext():
+            state = run_flow(flow, params, chosen, observer)
+    except (ParameterError, ExecutorError) as exc:
+        fail(str(exc))
+    except ProctorError as exc:  # the flow could not start (a definition problem)
+        fail(f"flow {flow.name!r} from {loaded.reference} could not run: {exc}", EXIT_FAILED)
+
+    rows = list(observer.rows.values())
+    out.print(summary_table(rows, title=f"Flow run {flow.name!r}"))
+    # Why it failed, when it did; failures the flow handled itself (a @flow body that looked at
+    # a failed future and carried on) are in the table, but are not worth a traceback.
+    traces = list(failure_tracebacks(rows)) if state.is_failed() else []
+    if state.is_failed() and state.traceback:  # a @flow body that raised on its own
+        traces.append((f"flow {flow.name!r}", state.traceback))
+    for label, trace in traces:
+        err.print(Text(f"Traceback of {label}:", style="bold red"))
+        err.print(Text(trace.rstrip()), soft_wrap=True, highlight=False)
+    out.print(state_line(flow.name, state))
+    if state.is_failed():
+        raise typer.Exit(EXIT_FAILED)
+
+
+def run_flow(
+    flow: Any, params: dict[str, Any], executor: Executor | None, observer: RunProgress
+) -> State:
+    """Run a `Flow` or a `FlowFunction` with `params`, reporting to `observer`.
+
+    The two front-ends take parameters differently: a graph flow as a dict, a @flow function as
+    keywords of `run`. A @flow whose own parameters are called `executor` or `observers` would
+    collide with those keywords, so it goes one level down, through the same validation and
+    engine entry point `FlowFunction.run` uses.
+    """
+    from ..flows import Flow
+
+    if isinstance(flow, Flow):
+        return flow.run(parameters=params, executor=executor, observers=[observer])
+    if not _RUN_KEYWORDS & set(params):
+        return flow.run(executor=executor, observers=[observer], **params)
+    from ..engine.flow_run import run_function
+    from ..executors import resolve_executor
+
+    values = flow.parameters.validate((), params)
+    chosen = resolve_executor(executor if executor is not None else flow.executor)
+    return run_function(flow.name, flow.fn, values, chosen, [observer])
