@@ -72,12 +72,28 @@ class FlowFunction:
         self.parameters = FunctionParameters(self.name, fn)
         functools.update_wrapper(self, fn, updated=())
 
-    def run(
-        self, *args: Any, executor: Executor | str | None = None,
-        observers: Iterable[RunObserver] = (), **kwargs: Any,
+    def run(self, *args: Any, **kwargs: Any) -> State:
+        """Run the flow with these parameters; returns its final State (`result`: the return).
+
+        Every keyword is a parameter of the flow; to choose an executor or observers for one
+        run, use `run_with`.
+        """
+        return self._run(self.parameters.validate(args, kwargs), None, ())
+
+    def run_with(
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        executor: Executor | str | None = None,
+        observers: Iterable[RunObserver] = (),
     ) -> State:
-        """Run the flow; returns its final State (its `result` is the body's return value)."""
-        values = self.parameters.validate(args, kwargs)
+        """Run the flow with `parameters` (a dict), on `executor`, reporting to `observers`."""
+        return self._run(self.parameters.validate((), dict(parameters or {})), executor, observers)
+
+    def _run(
+        self, values: dict[str, Any], executor: Executor | str | None,
+        observers: Iterable[RunObserver],
+    ) -> State:
         chosen = resolve_executor(executor if executor is not None else self.executor)
         return run_function(self.name, self.fn, values, chosen, observers)
 

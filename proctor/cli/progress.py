@@ -145,6 +145,7 @@ class RunProgress(RunObserver):
 
     def map_expanded(self, run: Any, node: Node, count: int) -> None:
         self._know(node)
+        count = max(count, 1)  # an empty map still is one step of the flow
         self._grow(count - self._expected[node])
         self._expected[node] = count
 
@@ -275,18 +276,6 @@ def state_line(flow_name: str, state: State) -> Text:
     return line
 
 
-def failure_tracebacks(rows: list[TaskRow], limit: int = 3) -> Iterator[tuple[str, str]]:
-    """(label, traceback) of the first `limit` runs that raised, to show why they failed."""
-    shown = 0
-    for row in rows:
-        for index, state in row.ordered_runs():
-            if shown >= limit:
-                return
-            if state.is_failed() and state.traceback:
-                shown += 1
-                yield (row.key if index is None else f"{row.key}[{index}]"), state.traceback
-
-
 # -- logs ---------------------------------------------------------------------------------------
 class ConsoleLogHandler(logging.Handler):
     """Writes log records through a rich console, so they scroll above a live progress bar
@@ -312,7 +301,7 @@ def console_logging(console: Console) -> Iterator[None]:
     the handler in place first, the engine sees logging as configured and adds no stream handler
     of its own that would write around the bar.
     """
-    from ..engine.logs import RunFormatter
+    from ..engine.logs import DATE_FORMAT, LOG_FORMAT, RunFormatter
 
     base = logging.getLogger("proctor")
     disabled = os.environ.get("PROCTOR_LOGGING_CONSOLE", "true").lower() in ("0", "false", "no")
@@ -320,9 +309,7 @@ def console_logging(console: Console) -> Iterator[None]:
         yield
         return
     handler = ConsoleLogHandler(console)
-    handler.setFormatter(
-        RunFormatter("%(asctime)s | %(levelname)-7s | %(run_label)s - %(message)s", "%H:%M:%S")
-    )
+    handler.setFormatter(RunFormatter(LOG_FORMAT, DATE_FORMAT))
     base.addHandler(handler)
     try:
         yield

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 #: Keywords of `FlowFunction.run` itself: a @flow parameter with one of these names cannot be
 #: passed through it as a keyword.
-_RUN_KEYWORDS = frozenset({"executor", "observers"})
 
 
 def run_command(
@@ -62,7 +61,6 @@ def run_command(
     from contextlib import nullcontext
 
     from rich.console import Console
-    from rich.text import Text
 
     from ..core.errors import ExecutorError, FlowLoadError, ParameterError, ProctorError
     from ..executors import resolve_executor
@@ -71,7 +69,6 @@ def run_command(
     from .progress import (
         RunProgress,
         console_logging,
-        failure_tracebacks,
         make_progress,
         state_line,
         summary_table,
@@ -104,16 +101,9 @@ def run_command(
     except ProctorError as exc:  # the flow could not start (a definition problem)
         fail(f"flow {flow.name!r} from {loaded.reference} could not run: {exc}", EXIT_FAILED)
 
+    # Tracebacks of failed tasks were logged (to stderr) as they happened; the table sums up.
     rows = list(observer.rows.values())
     out.print(summary_table(rows, title=f"Flow run {flow.name!r}"))
-    # Why it failed, when it did; failures the flow handled itself (a @flow body that looked at
-    # a failed future and carried on) are in the table, but are not worth a traceback.
-    traces = list(failure_tracebacks(rows)) if state.is_failed() else []
-    if state.is_failed() and state.traceback:  # a @flow body that raised on its own
-        traces.append((f"flow {flow.name!r}", state.traceback))
-    for label, trace in traces:
-        err.print(Text(f"Traceback of {label}:", style="bold red"))
-        err.print(Text(trace.rstrip()), soft_wrap=True, highlight=False)
     out.print(state_line(flow.name, state))
     if state.is_failed():
         raise typer.Exit(EXIT_FAILED)
@@ -122,22 +112,9 @@ def run_command(
 def run_flow(
     flow: Any, params: dict[str, Any], executor: Executor | None, observer: RunProgress
 ) -> State:
-    """Run a `Flow` or a `FlowFunction` with `params`, reporting to `observer`.
-
-    The two front-ends take parameters differently: a graph flow as a dict, a @flow function as
-    keywords of `run`. A @flow whose own parameters are called `executor` or `observers` would
-    collide with those keywords, so it goes one level down, through the same validation and
-    engine entry point `FlowFunction.run` uses.
-    """
+    """Run a `Flow` or a `FlowFunction` with `params`, reporting to `observer`."""
     from ..flows import Flow
 
     if isinstance(flow, Flow):
         return flow.run(parameters=params, executor=executor, observers=[observer])
-    if not _RUN_KEYWORDS & set(params):
-        return flow.run(executor=executor, observers=[observer], **params)
-    from ..engine.flow_run import run_function
-    from ..executors import resolve_executor
-
-    values = flow.parameters.validate((), params)
-    chosen = resolve_executor(executor if executor is not None else flow.executor)
-    return run_function(flow.name, flow.fn, values, chosen, [observer])
+    return flow.run_with(params, executor=executor, observers=[observer])

@@ -26,7 +26,7 @@ def flow_state(
     failed_refs = [key for key, s in reference if s.is_failed()]
     if not failed_refs:
         return Success(
-            f"all {len(reference)} reference task(s) succeeded" if reference else "completed",
+            "All reference tasks succeeded." if reference else "Completed.",
             result=result,
             started_at=started_at,
             ended_at=ended,

@@ -350,6 +350,10 @@ class FlowGraph:
     def _link(self, up: Node, down: Node) -> None:
         self._downstream.setdefault(up, []).append(down)
 
+    def new_key(self, name: str) -> str:
+        """A node key based on `name` that no node of this graph has yet."""
+        return self._new_key(name)
+
     def _new_key(self, name: str) -> str:
         count = self._keys.get(name, 0) + 1
         self._keys[name] = count

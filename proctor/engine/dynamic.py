@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..core.bindings import Unmapped, expand
-from ..core.errors import MappingError, UpstreamFailedError
+from ..core.errors import UpstreamFailedError
 from ..core.graph import FlowGraph, Node
 from ..core.states import Pending, State, StateType
 from ..core.task import Task
@@ -103,13 +103,11 @@ class DynamicSink:
         a list of futures maps element by element, each child waiting only for its own element."""
         args = [self._materialize(a) for a in args]
         kwargs = {k: self._materialize(v) for k, v in kwargs.items()}
-        try:
-            runs = expand(task.name, args, kwargs)
-        except MappingError:
-            raise
+        runs = expand(task.name, args, kwargs)
         upstream = list(upstream or ())
+        base = self.graph.new_key(task.name)  # "double", then "double-2" for a second map
         return [
-            self.submit(task, tuple(a), k, upstream, key=f"{task.name}[{i}]")
+            self.submit(task, tuple(a), k, upstream, key=f"{base}[{i}]")
             for i, (a, k) in enumerate(runs)
         ]
 

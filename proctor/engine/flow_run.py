@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback as tb
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from .executor import Executor
 from .graph_run import GraphRun
 from .logs import FLOW_LOGGER, configure_console
 from .observers import RunObserver
+from .task_runner import user_traceback
 
 _log = logging.getLogger(FLOW_LOGGER)
 
@@ -88,7 +88,7 @@ def run_function(
             try:
                 value = resolve_returned(fn(**parameters))
             except Exception as exc:
-                error, trace = exc, tb.format_exc()
+                error, trace = exc, user_traceback(exc)
             run.pump()  # let everything the body submitted finish
     finally:
         CALL_SINK.reset(sink_token)
@@ -109,6 +109,8 @@ def _finished(run: GraphRun, ctx: FlowRunContext, state: State) -> State:
     for obs in run.observers:
         obs.flow_run_finished(run, state)
     level = logging.ERROR if state.is_failed() else logging.INFO
-    _log.log(level, "Flow run %r finished: %s (%s)", ctx.flow_name, state.name, state.message,
-             extra=_extra(ctx))
+    text = f"Flow run {ctx.flow_name!r} finished: {state.name} ({state.message})"
+    if state.traceback:
+        text = f"{text}\n{state.traceback.rstrip()}"
+    _log.log(level, text, extra=_extra(ctx))
     return state

@@ -21,6 +21,7 @@ element when it starts; a synchronous executor's result is collected inline (no 
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,8 +36,21 @@ from ..core.ids import new_id
 from ..core.states import Crashed, Failed, Mapped, State, StateType, Success
 from ..core.triggers import gate
 from .executor import DoneFuture, Executor
+from .logs import TASK_LOGGER, task_run_extra
 from .observers import RunObserver
 from .task_runner import TaskRunSpec, describe, run_task
+
+_task_log = logging.getLogger(TASK_LOGGER)
+#: Failures that mean the task's own code (or its executor) went wrong; TriggerFailed is only
+#: a consequence and is not logged again.
+_LOGGED_FAILURES = frozenset({StateType.FAILED, StateType.CRASHED, StateType.TIMED_OUT})
+
+
+def _log_failure(ctx: TaskRunContext, state: State) -> None:
+    text = f"Task run failed: {state.message}"
+    if state.traceback:
+        text = f"{text}\n{state.traceback.rstrip()}"
+    _task_log.error(text, extra=task_run_extra(ctx))
 
 
 @dataclass(slots=True)
@@ -129,7 +143,7 @@ class GraphRun:
                 if not states[up].is_successful():
                     verdict = gate(node.key, [(u.key, states[u]) for u in upstream])
                     if verdict is not None:
-                        self._finish(node, verdict)
+                        self._record(node, self._context(node, None), verdict)
                         return
                     break
             args, kwargs = node.bindings.resolve(self._value)
@@ -145,20 +159,20 @@ class GraphRun:
         whole = [(u.key, states[u]) for u in node.upstream if u not in by_element]
         verdict = gate(node.key, whole)
         if verdict is not None:
-            self._finish(node, verdict)
+            self._record(node, self._context(node, None), verdict)
             return
         args, kwargs = node.bindings.resolve(self._value)
         try:
             runs = expand(node.key, args, kwargs)
         except MappingError as exc:
-            self._finish(node, Failed(str(exc), exception=exc))
+            self._record(node, self._context(node, None), Failed(str(exc), exception=exc))
             return
+        for obs in self.observers:
+            obs.map_expanded(self, node, len(runs))
         if not runs:
             self._finish(node, Mapped([]))
             return
         self.maps[node] = _MapProgress([None] * len(runs), len(runs))
-        for obs in self.observers:
-            obs.map_expanded(self, node, len(runs))
         for index, (a, k) in enumerate(runs):
             if by_element:
                 verdict = gate(
@@ -166,14 +180,17 @@ class GraphRun:
                     [(f"{u.key}[{index}]", states[u].children[index]) for u in by_element],
                 )
                 if verdict is not None:
-                    self._child_done(node, index, verdict)
+                    self._record(node, self._context(node, index), verdict)
                     continue
             self._submit(node, index, a, k)
 
-    def _submit(self, node: Node, index: int | None, args: list, kwargs: dict) -> None:
-        ctx = TaskRunContext(
+    def _context(self, node: Node, index: int | None) -> TaskRunContext:
+        return TaskRunContext(
             new_id(), node.task.name, node.key, self.flow_run_id, self.flow_name, index
         )
+
+    def _submit(self, node: Node, index: int | None, args: list, kwargs: dict) -> None:
+        ctx = self._context(node, index)
         spec = TaskRunSpec(node.task, args, kwargs, ctx)
         if self.outstanding >= self.max_in_flight:
             self.deferred.append((node, spec))
@@ -219,6 +236,9 @@ class GraphRun:
         self._record(node, ctx, state)
 
     def _record(self, node: Node, ctx: TaskRunContext, state: State) -> None:
+        """A task run (or a mapped child) ended: tell observers, then advance the graph."""
+        if state.type in _LOGGED_FAILURES:
+            _log_failure(ctx, state)
         for obs in self.observers:
             obs.task_run_finished(self, node, ctx, state)
         if ctx.map_index is None:

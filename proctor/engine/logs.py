@@ -11,12 +11,16 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 from ..core.context import FLOW_RUN, TASK_RUN
 from ..core.errors import MissingContextError
 
 FLOW_LOGGER = "proctor.flow_run"
 TASK_LOGGER = "proctor.task_run"
+#: The console format of run logs: `12:00:01 | INFO    | etl/extract - message`.
+LOG_FORMAT = "%(asctime)s | %(levelname)-7s | %(run_label)s - %(message)s"
+DATE_FORMAT = "%H:%M:%S"
 _configured = False
 
 
@@ -24,14 +28,7 @@ def get_run_logger() -> logging.LoggerAdapter:
     """A logger for the current task run (or flow run) whose records carry the run ids."""
     task_run = TASK_RUN.get()
     if task_run is not None:
-        extra = {
-            "flow_run_id": task_run.flow_run_id,
-            "flow_name": task_run.flow_name,
-            "task_run_id": task_run.id,
-            "task_name": task_run.task_key
-            + ("" if task_run.map_index is None else f"[{task_run.map_index}]"),
-        }
-        return logging.LoggerAdapter(logging.getLogger(TASK_LOGGER), extra)
+        return logging.LoggerAdapter(logging.getLogger(TASK_LOGGER), task_run_extra(task_run))
     flow_run = FLOW_RUN.get()
     if flow_run is not None:
         extra = {
@@ -75,7 +72,15 @@ def configure_console() -> None:
     if base.handlers or logging.getLogger().handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        RunFormatter("%(asctime)s | %(levelname)-7s | %(run_label)s - %(message)s", "%H:%M:%S")
-    )
+    handler.setFormatter(RunFormatter(LOG_FORMAT, DATE_FORMAT))
     base.addHandler(handler)
+
+
+def task_run_extra(ctx: Any) -> dict:
+    """The record attributes of a task run's log lines (see `get_run_logger`)."""
+    return {
+        "flow_run_id": ctx.flow_run_id,
+        "flow_name": ctx.flow_name,
+        "task_run_id": ctx.id,
+        "task_name": ctx.task_key + ("" if ctx.map_index is None else f"[{ctx.map_index}]"),
+    }

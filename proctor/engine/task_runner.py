@@ -39,7 +39,7 @@ def run_task(spec: TaskRunSpec) -> State:
         return Failed(
             f"{type(exc).__name__}: {exc}",
             exception=exc,
-            traceback=tb.format_exc(),
+            traceback=user_traceback(exc),
             started_at=started,
         )
     finally:
@@ -49,8 +49,22 @@ def run_task(spec: TaskRunSpec) -> State:
     return Success(result=result, started_at=started)
 
 
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of `exc` from the user's code down: the engine's frames are left out."""
+    frames = exc.__traceback__
+    if frames is not None:
+        frames = frames.tb_next  # the engine frame that called into user code
+    while frames is not None and frames.tb_frame.f_code is _TASK_RUN_CODE:
+        frames = frames.tb_next
+    return "".join(tb.format_exception(type(exc), exc, frames))
+
+
 def describe(spec: Any) -> str:
     """A short label of a spec for error messages."""
     ctx = spec.context
     index = "" if ctx.map_index is None else f"[{ctx.map_index}]"
     return f"task {ctx.task_key}{index}"
+
+
+#: `Task.run` only forwards to the decorated function: not worth a line in a traceback.
+_TASK_RUN_CODE = Task.run.__code__

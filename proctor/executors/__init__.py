@@ -7,16 +7,32 @@ import os
 from ..core.errors import UnknownExecutorError
 from ..engine.executor import DoneFuture, Executor
 from .local import LocalExecutor
-from .processes import ProcessExecutor
 from .threads import ThreadExecutor
 
-#: name -> (class, takes a worker count)
-EXECUTOR_NAMES = {
-    "local": LocalExecutor,
-    "sequential": LocalExecutor,
-    "threads": ThreadExecutor,
-    "processes": ProcessExecutor,
-}
+#: The executor names `resolve_executor` knows (":N" sets the worker count where allowed).
+EXECUTOR_NAMES = ("local", "sequential", "threads", "processes")
+
+
+def __getattr__(name: str):
+    # The process executor pulls in multiprocessing and cloudpickle: load it on first use only,
+    # so `import proctor` stays light.
+    if name == "ProcessExecutor":
+        from .processes import ProcessExecutor
+
+        return ProcessExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _executor_class(name: str) -> type[Executor] | None:
+    if name in ("local", "sequential"):
+        return LocalExecutor
+    if name == "threads":
+        return ThreadExecutor
+    if name == "processes":
+        from .processes import ProcessExecutor
+
+        return ProcessExecutor
+    return None
 
 
 def resolve_executor(spec: Executor | str | None) -> Executor:
@@ -34,7 +50,7 @@ def resolve_executor(spec: Executor | str | None) -> Executor:
             f"{type(spec).__name__}: {spec!r}"
         )
     name, _, arg = spec.strip().partition(":")
-    cls = EXECUTOR_NAMES.get(name.lower())
+    cls = _executor_class(name.lower())
     if cls is None:
         raise UnknownExecutorError(
             f"unknown executor {spec!r}; valid names: local, threads[:N], processes[:N]"

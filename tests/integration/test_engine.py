@@ -226,3 +226,51 @@ def test_unpicklable_task_fails_naming_it():
         state.result[out].message
     )
     assert "cannot be pickled" in state.result[out].message
+
+
+def test_every_task_run_reaches_observers_even_when_it_never_ran(executor):
+    from proctor.engine.observers import RunObserver
+
+    class Collect(RunObserver):
+        def __init__(self):
+            self.finished = []
+            self.expanded = []
+
+        def task_run_finished(self, run, node, ctx, state):
+            self.finished.append((ctx.task_key, ctx.map_index, state.type))
+
+        def map_expanded(self, run, node, count):
+            self.expanded.append((node.key, count))
+
+    with Flow("f", executor=executor) as f:
+        bad = boom()
+        inc(bad)
+        first = fail_on_odd.map([0, 1])
+        inc.map(first)
+        transform.map(extract(0))
+    observer = Collect()
+    f.run(observers=[observer])
+    assert ("inc", None, StateType.TRIGGER_FAILED) in observer.finished
+    assert ("inc-2", 1, StateType.TRIGGER_FAILED) in observer.finished
+    assert ("inc-2", 0, StateType.SUCCESS) in observer.finished
+    assert ("double", 0) in observer.expanded  # an empty map is announced too
+
+
+def test_failure_traceback_starts_in_user_code(executor):
+    with Flow("f", executor=executor) as f:
+        bad = boom(3)
+    trace = f.run().result[bad].traceback
+    assert trace.startswith("Traceback (most recent call last)")
+    assert "task_runner.py" not in trace and "in boom" in trace
+
+
+def test_task_failures_are_logged_with_run_ids(caplog):
+    import logging
+
+    caplog.set_level(logging.ERROR, logger="proctor")
+    with Flow("f") as f:
+        boom(7)
+    f.run()
+    record = next(r for r in caplog.records if r.name == "proctor.task_run")
+    assert "Task run failed: ValueError: bad input 7" in record.getMessage()
+    assert "Traceback" in record.getMessage() and record.task_name == "boom"

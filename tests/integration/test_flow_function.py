@@ -204,3 +204,22 @@ def test_mapped_future_state_types(executor):
         return [f.wait().type for f in futures]
 
     assert mixed() == [StateType.SUCCESS, StateType.FAILED, StateType.SUCCESS]
+
+
+def test_mapped_calls_in_a_body_are_keyed_by_call_and_index():
+    @flow
+    def twice():
+        a = double.map([1, 2])
+        b = double.map([3])
+        return [f.node.key for f in a + b]
+
+    assert twice() == ["double[0]", "double[1]", "double-2[0]"]
+
+
+def test_run_with_takes_executor_and_parameters_as_a_dict():
+    @flow
+    def named(executor: int = 1):  # a parameter may be called "executor"
+        return executor * 2
+
+    assert named(executor=4) == 8
+    assert named.run_with({"executor": "5"}, executor="threads:2").result == 10
