@@ -19,7 +19,7 @@ from typing import Any
 import cloudpickle
 
 from ..core.errors import ExecutorError, TaskNotPicklableError
-from ..engine.executor import Executor
+from .pool import PoolExecutor
 
 
 def _run_pickled(payload: bytes) -> bytes:
@@ -28,18 +28,13 @@ def _run_pickled(payload: bytes) -> bytes:
     return cloudpickle.dumps(fn(arg))
 
 
-class ProcessExecutor(Executor):
+class ProcessExecutor(PoolExecutor):
     """Runs tasks in `max_workers` processes (default: one per CPU)."""
 
     name = "processes"
-    parallel = True
 
     def __init__(self, max_workers: int | None = None, start_method: str | None = None) -> None:
-        if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
-            raise ExecutorError(
-                f"ProcessExecutor(max_workers={max_workers!r}): max_workers must be a whole "
-                f"number >= 1"
-            )
+        super().__init__(max_workers)
         methods = multiprocessing.get_all_start_methods()
         if start_method is None:
             start_method = "fork" if "fork" in methods else "spawn"
@@ -48,27 +43,17 @@ class ProcessExecutor(Executor):
                 f"ProcessExecutor(start_method={start_method!r}): this platform offers "
                 f"{', '.join(methods)}"
             )
-        self.max_workers = max_workers
         self.start_method = start_method
-        self._pool: ProcessPoolExecutor | None = None
 
-    def start(self) -> None:
-        if self._pool is None:
-            context = multiprocessing.get_context(self.start_method)
-            if self.start_method == "forkserver":
-                # Workers fork from a server that imported Proctor once.
-                context.set_forkserver_preload(["proctor.executors.processes"])
-            self._pool = ProcessPoolExecutor(self.max_workers, mp_context=context)
-
-    def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+    def _new_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context(self.start_method)
+        if self.start_method == "forkserver":
+            # Workers fork from a server that imported Proctor once.
+            context.set_forkserver_preload(["proctor.executors.processes"])
+        return ProcessPoolExecutor(self.max_workers, mp_context=context)
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Future:
-        if self._pool is None:
-            self.start()
-        assert self._pool is not None
+        pool = self._running_pool()
         try:
             payload = cloudpickle.dumps((fn, arg))
         except Exception as exc:
@@ -85,8 +70,6 @@ class ProcessExecutor(Executor):
             except BaseException as exc:
                 outer.set_exception(exc)
 
-        self._pool.submit(_run_pickled, payload).add_done_callback(relay)
+        pool.submit(_run_pickled, payload).add_done_callback(relay)
         return outer
 
-    def __repr__(self) -> str:
-        return f"ProcessExecutor(max_workers={self.max_workers})"

@@ -274,3 +274,21 @@ def test_task_failures_are_logged_with_run_ids(caplog):
     record = next(r for r in caplog.records if r.name == "proctor.task_run")
     assert "Task run failed: ValueError: bad input 7" in record.getMessage()
     assert "Traceback" in record.getMessage() and record.task_name == "boom"
+
+
+def test_process_executor_with_forkserver_start_method():
+    from proctor.executors import ProcessExecutor
+
+    with Flow("f", executor=ProcessExecutor(2, start_method="forkserver")) as f:
+        out = inc.map([1, 2, 3])
+    assert f.run().result[out].result == [2, 3, 4]
+
+
+def test_process_executor_rejects_unknown_start_method():
+    import pytest
+
+    from proctor.core.errors import ExecutorError
+    from proctor.executors import ProcessExecutor
+
+    with pytest.raises(ExecutorError, match="this platform offers"):
+        ProcessExecutor(1, start_method="teleport")
