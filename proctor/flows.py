@@ -9,31 +9,62 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from .core.errors import FlowRunFailedError
 from .core.graph import FlowGraph
+from .core.hooks import Hooks
 from .core.parameters import FunctionParameters
+from .core.retries import RetryPolicy
 from .core.states import State
 from .engine.dynamic import raise_for_state
 from .engine.executor import Executor
-from .engine.flow_run import run_function, run_graph
+from .engine.flow_run import FlowRunOptions, run_function, run_graph
 from .engine.observers import RunObserver
 from .executors import resolve_executor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _run_options(owner: str, retries: int, retry_delay: Any, hooks: dict[str, Any]):
+    """Validate a flow's retry and hook options where the flow is written."""
+    return FlowRunOptions(
+        RetryPolicy.build(owner, max_retries=retries, retry_delay=retry_delay),
+        Hooks.build(owner, **hooks),
+    )
+
+
 class Flow(FlowGraph):
-    """A flow built as a graph: `with Flow("etl") as f: ...`, then `f.run(parameters={...})`."""
+    """A flow built as a graph: `with Flow("etl") as f: ...`, then `f.run(parameters={...})`.
+
+    `retries`/`retry_delay` retry the whole run when it fails; `state_handlers` and
+    `on_failure/on_success/on_retry/on_completion` see the flow run's states.
+    """
 
     def __init__(
-        self, name: str, executor: Executor | str | None = None, *, description: str = ""
+        self,
+        name: str,
+        executor: Executor | str | None = None,
+        *,
+        description: str = "",
+        retries: int = 0,
+        retry_delay: float | timedelta = 0,
+        state_handlers: Any = None,
+        on_failure: Any = None,
+        on_success: Any = None,
+        on_retry: Any = None,
+        on_completion: Any = None,
     ) -> None:
         super().__init__(name, description=description)
         if executor is not None:
             resolve_executor(executor)  # reject a bad name now, where it was written
         self.executor = executor
+        self.run_options = _run_options(
+            f"flow {name!r}", retries, retry_delay,
+            {"state_handlers": state_handlers, "on_failure": on_failure,
+             "on_success": on_success, "on_retry": on_retry, "on_completion": on_completion},
+        )
 
     def run(
         self,
@@ -49,7 +80,7 @@ class Flow(FlowGraph):
         """
         values = {**(parameters or {}), **parameter_values}
         chosen = resolve_executor(executor if executor is not None else self.executor)
-        return run_graph(self, values, chosen, observers)
+        return run_graph(self, values, chosen, observers, self.run_options)
 
 
 class FlowFunction:
@@ -62,6 +93,13 @@ class FlowFunction:
         name: str | None = None,
         executor: Executor | str | None = None,
         description: str | None = None,
+        retries: int = 0,
+        retry_delay: float | timedelta = 0,
+        state_handlers: Any = None,
+        on_failure: Any = None,
+        on_success: Any = None,
+        on_retry: Any = None,
+        on_completion: Any = None,
     ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
@@ -70,6 +108,17 @@ class FlowFunction:
         self.executor = executor
         self.description = description or fn.__doc__ or ""
         self.parameters = FunctionParameters(self.name, fn)
+        self._options = {
+            "name": name, "executor": executor, "description": description,
+            "retries": retries, "retry_delay": retry_delay, "state_handlers": state_handlers,
+            "on_failure": on_failure, "on_success": on_success, "on_retry": on_retry,
+            "on_completion": on_completion,
+        }
+        self.run_options = _run_options(
+            f"flow {self.name!r}", retries, retry_delay,
+            {"state_handlers": state_handlers, "on_failure": on_failure,
+             "on_success": on_success, "on_retry": on_retry, "on_completion": on_completion},
+        )
         functools.update_wrapper(self, fn, updated=())
 
     def run(self, *args: Any, **kwargs: Any) -> State:
@@ -95,7 +144,9 @@ class FlowFunction:
         observers: Iterable[RunObserver],
     ) -> State:
         chosen = resolve_executor(executor if executor is not None else self.executor)
-        return run_function(self.name, self.fn, values, chosen, observers)
+        return run_function(
+            self.name, self.fn, values, chosen, observers, self.run_options, owner=self
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the flow and return what its body returned; raise if the run failed."""
@@ -110,11 +161,14 @@ class FlowFunction:
         return state.result
 
     def with_options(self, **options: Any) -> FlowFunction:
-        current = {"name": self.name, "executor": self.executor, "description": self.description}
-        unknown = set(options) - set(current)
+        """A copy of this flow with some options changed, e.g. `f.with_options(retries=2)`."""
+        unknown = set(options) - set(self._options)
         if unknown:
-            raise TypeError(f"with_options(): flows have no option(s) {sorted(unknown)}")
-        return FlowFunction(self.fn, **{**current, **options})
+            raise TypeError(
+                f"with_options(): flows have no option(s) {sorted(unknown)}; options: "
+                f"{', '.join(sorted(self._options))}"
+            )
+        return FlowFunction(self.fn, **{**self._options, **options})
 
     def __repr__(self) -> str:
         return f"<flow {self.name!r}>"
@@ -123,10 +177,7 @@ class FlowFunction:
 @overload
 def flow(fn: F, /) -> FlowFunction: ...
 @overload
-def flow(
-    *, name: str | None = ..., executor: Executor | str | None = ...,
-    description: str | None = ...,
-) -> Callable[[F], FlowFunction]: ...
+def flow(**options: Any) -> Callable[[F], FlowFunction]: ...
 
 
 def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:

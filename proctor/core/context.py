@@ -48,6 +48,8 @@ class TaskRunContext:
     flow_name: str
     map_index: int | None = None
     attempt: int = 1
+    #: the Task being run (for cache key functions and hooks)
+    task: Any = None
 
 
 @dataclass(slots=True)

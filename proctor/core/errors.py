@@ -31,6 +31,14 @@ class NoActiveFlowError(FlowDefinitionError):
     """`.map()` or `.submit()` was called with no flow being built or run."""
 
 
+class TaskOptionError(ProctorError, ValueError):
+    """An option of a task or flow (retries, timeout, trigger, serializer, hooks...) is invalid."""
+
+
+class CacheKeyError(ProctorError):
+    """A task's cache key could not be computed (unhashable inputs, a key function that raised)."""
+
+
 class MappingError(ProctorError):
     """The arguments of a mapped call cannot be mapped over (not iterable, unequal lengths)."""
 

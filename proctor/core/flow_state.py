@@ -1,8 +1,10 @@
 """How a flow run's final state follows from its tasks' states (pure).
 
-The rule: the flow failed if any of its reference tasks failed. Reference tasks default to the
-terminal tasks (those nothing depends on). A failure upstream reaches the terminals as
-TriggerFailed, so it is never hidden; the message names the tasks that actually raised.
+The rule: the flow failed if any of its reference tasks failed; otherwise it is Paused if some
+task has not finished (a `manual_only` task waiting, and what waits behind it); otherwise it
+succeeded. Which tasks are the reference tasks is the graph's business (`reference_nodes`); a
+failure upstream reaches the terminals as TriggerFailed, so it is never hidden, and the message
+names the tasks that actually raised.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .states import Failed, State, StateType, Success
+from .states import Failed, Paused, State, StateType, Success
 
 
 def flow_state(
@@ -24,6 +26,12 @@ def flow_state(
     """The flow-run state from its reference tasks' states; `every` feeds the message."""
     ended = time.time()
     failed_refs = [key for key, s in reference if s.is_failed()]
+    waiting = [key for key, s in every if not s.is_finished()]
+    if not failed_refs and waiting:
+        return Paused(
+            f"waiting: task(s) {', '.join(waiting[:10])} did not run yet (paused, or behind a "
+            f"paused task)"
+        ).with_changes(started_at=started_at, result=result)
     if not failed_refs:
         return Success(
             "All reference tasks succeeded." if reference else "Completed.",

@@ -22,6 +22,7 @@ from .errors import (
     UnknownParameterError,
 )
 from .task import Task
+from .triggers import BUILTIN, RUNS_ON_FAILURE
 
 _NO_DEFAULT = object()
 
@@ -161,6 +162,7 @@ class FlowGraph:
         self._by_task: dict[Task, list[Node]] = {}
         self._keys: dict[str, int] = {}
         self._tokens: list[Any] = []
+        self._reference: list[Node] | None = None
 
     # -- the `with` block -----------------------------------------------------------------------
     def __enter__(self) -> FlowGraph:
@@ -264,6 +266,32 @@ class FlowGraph:
 
     def terminal_nodes(self) -> list[Node]:
         return [n for n in self.nodes if not self._downstream.get(n)]
+
+    def set_reference_tasks(self, tasks: Iterable[Any]) -> None:
+        """Choose the tasks whose states decide the flow's final state."""
+        self._reference = [self.node_of(t) for t in tasks]
+
+    def reference_nodes(self) -> list[Node]:
+        """The nodes whose states decide the flow's final state.
+
+        Explicit ones when `set_reference_tasks` was called. Otherwise the terminal nodes, where
+        a terminal node whose trigger runs even after failures (`always_run`/`all_finished`,
+        `any_failed`, `all_failed`, or a custom trigger) also brings in its upstream nodes, and
+        so on up: a cleanup or a failure handler at the end never hides a failure before it.
+        """
+        if self._reference is not None:
+            return list(self._reference)
+        chosen: dict[Node, None] = {}
+        todo = self.terminal_nodes()
+        while todo:
+            node = todo.pop()
+            if node in chosen:
+                continue
+            chosen[node] = None
+            trigger = node.task.trigger
+            if trigger in RUNS_ON_FAILURE or trigger not in BUILTIN:
+                todo.extend(node.upstream)
+        return [n for n in self.nodes if n in chosen]
 
     def root_nodes(self) -> list[Node]:
         return [n for n in self.nodes if not n.upstream]

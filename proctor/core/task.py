@@ -11,10 +11,15 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from .context import CALL_SINK, TASK_RUN
-from .errors import NoActiveFlowError, TaskHandleError
+from .errors import NoActiveFlowError, TaskHandleError, TaskOptionError
+from .hooks import Hooks
+from .retries import RetryPolicy, seconds
+from .serializers import Serializer, get_serializer
+from .triggers import Trigger, all_successful
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,31 +36,105 @@ def _reject_handles(task: Task, args: tuple, kwargs: dict) -> None:
 
 
 class Task:
-    """A unit of work. Subclass it and override `run`, or decorate a function with `@task`."""
+    """A unit of work. Subclass it and override `run`, or decorate a function with `@task`.
+
+    Options (all keyword-only, validated here so a mistake fails where it was written):
+
+    - `name`, `tags`, `description`, `log_prints` (send `print` to the run logger)
+    - retries: `max_retries`, `retry_delay` (seconds or timedelta), `retry_backoff` (multiplier
+      per retry, >= 1), `retry_jitter` (fraction, 0-1), `retry_on` (exception classes)
+    - `timeout` (seconds or timedelta): the attempt ends TimedOut at the deadline
+    - `trigger` (from `proctor.triggers`, or any callable of the upstream states) and
+      `skip_on_upstream_skip` (default: on for `all_successful` and custom triggers)
+    - caching: `cache_key_fn(context, inputs) -> str | None`, `cache_expiration`, `refresh_cache`
+    - results: `persist_result`, `serializer` ("pickle" or "json")
+    - hooks: `state_handlers`, `on_failure`, `on_success`, `on_retry`, `on_completion`
+    """
 
     #: Parameters mark themselves so the engine feeds them from the run's parameters.
     is_parameter = False
 
-    def __init__(
+    def __init__(self, fn: Callable[..., Any] | None = None, **options: Any) -> None:
+        if fn is not None and not callable(fn):
+            raise TypeError(f"Task(fn=...) needs a callable, got {type(fn).__name__}: {fn!r}")
+        self.fn = fn
+        if fn is not None:
+            functools.update_wrapper(self, fn, updated=())
+        self._configure(**options)
+
+    def _configure(
         self,
-        fn: Callable[..., Any] | None = None,
         *,
         name: str | None = None,
         tags: Iterable[str] = (),
         log_prints: bool = False,
         description: str | None = None,
+        max_retries: int = 0,
+        retry_delay: float | timedelta = 0,
+        retry_backoff: float = 1.0,
+        retry_jitter: float = 0.0,
+        retry_on: Any = None,
+        timeout: float | timedelta | None = None,
+        trigger: Trigger | None = None,
+        skip_on_upstream_skip: bool | None = None,
+        cache_key_fn: Callable[..., str | None] | None = None,
+        cache_expiration: float | timedelta | None = None,
+        refresh_cache: bool = False,
+        persist_result: bool = False,
+        serializer: str | Serializer = "pickle",
+        state_handlers: Any = None,
+        on_failure: Any = None,
+        on_success: Any = None,
+        on_retry: Any = None,
+        on_completion: Any = None,
     ) -> None:
-        if fn is not None and not callable(fn):
-            raise TypeError(f"Task(fn=...) needs a callable, got {type(fn).__name__}: {fn!r}")
-        self.fn = fn
+        fn = self.fn
         self.name = name or (getattr(fn, "__name__", None) if fn else None) or type(self).__name__
+        owner = f"task {self.name!r}"
         if isinstance(tags, str):
             tags = [tags]
         self.tags = frozenset(tags)
         self.log_prints = bool(log_prints)
         self.description = description or (fn.__doc__ if fn else type(self).__doc__) or ""
-        if fn is not None:
-            functools.update_wrapper(self, fn, updated=())
+        self.retry_policy = RetryPolicy.build(
+            owner, max_retries, retry_delay, retry_backoff, retry_jitter, retry_on
+        )
+        self.timeout = seconds(timeout, owner=owner, option="timeout")
+        if self.timeout == 0:
+            raise TaskOptionError(f"{owner}: timeout=0 would end every attempt at once; use > 0")
+        if trigger is not None and not callable(trigger):
+            raise TaskOptionError(
+                f"{owner}: trigger={trigger!r} is not callable; use one of proctor.triggers "
+                f"(all_successful, any_failed, always_run, ...) or a function of upstream states"
+            )
+        self.trigger: Trigger = trigger or all_successful
+        self.skip_on_upstream_skip = skip_on_upstream_skip
+        if cache_key_fn is not None and not callable(cache_key_fn):
+            raise TaskOptionError(f"{owner}: cache_key_fn={cache_key_fn!r} is not callable")
+        self.cache_key_fn = cache_key_fn
+        self.cache_expiration = seconds(cache_expiration, owner=owner, option="cache_expiration")
+        self.refresh_cache = bool(refresh_cache)
+        self.persist_result = bool(persist_result)
+        self.serializer = get_serializer(serializer, owner=owner)
+        self.hooks = Hooks.build(
+            owner, state_handlers=state_handlers, on_failure=on_failure, on_success=on_success,
+            on_retry=on_retry, on_completion=on_completion,
+        )
+        #: the options as given, so `with_options` can re-validate a changed copy
+        self._options = {
+            "name": name, "tags": tags, "log_prints": log_prints, "description": description,
+            "max_retries": max_retries, "retry_delay": retry_delay,
+            "retry_backoff": retry_backoff, "retry_jitter": retry_jitter, "retry_on": retry_on,
+            "timeout": timeout, "trigger": trigger, "skip_on_upstream_skip": skip_on_upstream_skip,
+            "cache_key_fn": cache_key_fn, "cache_expiration": cache_expiration,
+            "refresh_cache": refresh_cache, "persist_result": persist_result,
+            "serializer": serializer, "state_handlers": state_handlers, "on_failure": on_failure,
+            "on_success": on_success, "on_retry": on_retry, "on_completion": on_completion,
+        }
+
+    @property
+    def max_retries(self) -> int:
+        return self.retry_policy.max_retries
 
     # -- what the task does ---------------------------------------------------------------------
     def run(self, *args: Any, **kwargs: Any) -> Any:
@@ -118,14 +197,15 @@ class Task:
 
     # -- copies ------------------------------------------------------------------------------------
     def with_options(self, **options: Any) -> Task:
-        """A copy of this task with some options changed, e.g. `t.with_options(name="b")`."""
+        """A copy of this task with some options changed, e.g. `t.with_options(max_retries=2)`."""
+        unknown = set(options) - set(self._options)
+        if unknown:
+            raise TypeError(
+                f"with_options(): task {self.name!r} has no option(s) {sorted(unknown)}; "
+                f"options: {', '.join(sorted(self._options))}"
+            )
         new = copy.copy(self)
-        for key, value in options.items():
-            if not hasattr(self, key):
-                raise TypeError(f"with_options(): task {self.name!r} has no option {key!r}")
-            if key == "tags":
-                value = frozenset([value] if isinstance(value, str) else value)
-            setattr(new, key, value)
+        new._configure(**{**self._options, **options})
         return new
 
     def __repr__(self) -> str:
@@ -135,14 +215,14 @@ class Task:
 @overload
 def task(fn: F, /) -> Task: ...
 @overload
-def task(
-    *, name: str | None = ..., tags: Iterable[str] = ..., log_prints: bool = ...,
-    description: str | None = ...,
-) -> Callable[[F], Task]: ...
+def task(**options: Any) -> Callable[[F], Task]: ...
 
 
 def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-    """Turn a function into a `Task`: `@task` or `@task(name=..., tags=[...], log_prints=True)`."""
+    """Turn a function into a `Task`: `@task` or `@task(name=..., max_retries=3, ...)`.
+
+    The options are those of `Task` (retries, timeout, trigger, caching, results, hooks).
+    """
     if fn is None:
         return lambda f: Task(f, **options)
     if isinstance(fn, Task):

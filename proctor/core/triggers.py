@@ -1,15 +1,22 @@
-"""Triggers: when may a task run, given the final states of its upstream tasks?
+"""Triggers: may a task run, given the final states of its upstream tasks?
 
-A trigger is a plain function of the upstream states returning True (run) or False (do not run;
-the task ends TriggerFailed). `gate` applies the rules in order: skipped upstreams skip the task
-(unless the task opts out), then the trigger decides.
+A trigger is a plain function of the upstream states returning True (run) or False (the task ends
+TriggerFailed, which downstream tasks see as a failure). Any callable of that shape works.
+`manual_only` is the one exception: it never passes by itself, and the task waits in Paused.
+
+`gate` applies the rules in order:
+1. an upstream that has not finished (Paused, or waiting behind a paused task) keeps the task
+   Pending: it does not run and is not failed;
+2. a skipped upstream skips the task when `skip_on_upstream_skip` is on (the default for
+   `all_successful` and custom triggers; the other built-in triggers look at skips themselves);
+3. the trigger decides.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .states import Skipped, State, TriggerFailed
+from .states import Paused, Pending, Skipped, State, TriggerFailed
 
 Trigger = Callable[[Sequence[State]], bool]
 
@@ -19,17 +26,72 @@ def all_successful(states: Sequence[State]) -> bool:
     return all(s.is_successful() for s in states)
 
 
+def all_failed(states: Sequence[State]) -> bool:
+    """Run only if every upstream task failed (a fallback for when everything broke)."""
+    return all(s.is_failed() for s in states)
+
+
+def any_successful(states: Sequence[State]) -> bool:
+    """Run if at least one upstream task succeeded (or there are none)."""
+    return not states or any(s.is_successful() for s in states)
+
+
+def any_failed(states: Sequence[State]) -> bool:
+    """Run if at least one upstream task failed (or there are none): failure branches."""
+    return not states or any(s.is_failed() for s in states)
+
+
+def all_finished(states: Sequence[State]) -> bool:
+    """Run once every upstream task finished, however it ended: cleanups."""
+    return all(s.is_finished() for s in states)
+
+
+#: `always_run` is the name cleanups usually go by.
+always_run = all_finished
+
+
+def none_failed(states: Sequence[State]) -> bool:
+    """Run if no upstream task failed: succeeded or skipped are both fine."""
+    return not any(s.is_failed() for s in states)
+
+
+def manual_only(states: Sequence[State]) -> bool:
+    """Never run on its own: the task waits in Paused until someone resumes it."""
+    return False
+
+
+#: Built-in triggers that look at non-successful upstreams themselves, so skipped upstreams do
+#: not skip their task by default.
+SEES_SKIPS = frozenset({all_failed, any_successful, any_failed, all_finished, none_failed})
+#: Built-in triggers that run a task even though an upstream failed: such a task, when terminal,
+#: must not hide that failure from the flow's final state.
+RUNS_ON_FAILURE = frozenset({all_failed, any_failed, all_finished})
+BUILTIN = frozenset({all_successful, manual_only}) | SEES_SKIPS
+
+
+def skips_on_upstream_skip(trigger: Trigger, setting: bool | None) -> bool:
+    """The effective `skip_on_upstream_skip`: explicit setting, else per the trigger."""
+    if setting is not None:
+        return setting
+    return trigger not in SEES_SKIPS
+
+
 def gate(
     task_key: str,
     upstream: Sequence[tuple[str, State]],
     trigger: Trigger = all_successful,
-    skip_on_upstream_skip: bool = True,
+    skip_on_upstream_skip: bool | None = None,
 ) -> State | None:
-    """None when the task may run; otherwise the state it ends in without running."""
+    """None when the task may run; otherwise the state it ends (or waits) in without running."""
     states = [s for _, s in upstream]
     if trigger is all_successful and all(s.is_successful() for s in states):
         return None
-    if skip_on_upstream_skip:
+    waiting = [k for k, s in upstream if not s.is_finished()]
+    if waiting:
+        return Pending(f"waiting for upstream task(s) {', '.join(waiting)}")
+    if trigger is manual_only:
+        return Paused(f"{task_key} waits to be resumed (trigger 'manual_only')")
+    if skips_on_upstream_skip(trigger, skip_on_upstream_skip):
         skipped = [k for k, s in upstream if s.is_skipped()]
         if skipped:
             return Skipped(f"upstream task(s) {', '.join(skipped)} skipped, so {task_key} skipped")

@@ -75,12 +75,11 @@ class DynamicSink:
     def __init__(self, graph: FlowGraph, run: GraphRun) -> None:
         self.graph = graph
         self.run = run
-        #: nodes whose outcome the body looked at or passed on (their failure is handled)
+        #: nodes whose outcome the body looked at (a failure it saw is a failure it handled)
         self.handled: set[Node] = set()
 
     def _to_node(self, value: Any) -> Node | None:
         if isinstance(value, TaskFuture):
-            self.handled.add(value.node)
             return value.node
         return None
 

@@ -1,7 +1,9 @@
 """Run a whole flow: set the flow-run context, drive a `GraphRun`, decide the final state.
 
 `run_graph` runs a graph built with `with Flow(...)`; `run_function` runs a `@flow` body. Both use
-the same `GraphRun` and the same rule for the final state (`core.flow_state`).
+the same `GraphRun`, the same rule for the final state (`core.flow_state`), and the same wrapper
+for what happens around attempts: flow transitions (Pending -> Running -> [Retrying -> Running]
+-> final) told to observers, state handlers and hooks, and whole-flow retries.
 """
 
 from __future__ import annotations
@@ -9,21 +11,33 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.context import CALL_SINK, FLOW_RUN, FlowRunContext
 from ..core.flow_state import flow_state
 from ..core.graph import FlowGraph, StateMap
+from ..core.hooks import Hooks
 from ..core.ids import new_id
-from ..core.states import Failed, State
+from ..core.retries import RetryPolicy
+from ..core.states import Failed, Pending, Retrying, Running, State
 from .dynamic import DynamicSink, resolve_returned
 from .executor import Executor
 from .graph_run import GraphRun
+from .hooks import call_hooks, run_state_handlers
 from .logs import FLOW_LOGGER, configure_console
 from .observers import RunObserver
 from .task_runner import user_traceback
 
 _log = logging.getLogger(FLOW_LOGGER)
+
+
+@dataclass(frozen=True)
+class FlowRunOptions:
+    """What a flow asks of each of its runs beyond the tasks: retries and hooks."""
+
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    hooks: Hooks = field(default_factory=Hooks)
 
 
 def _extra(ctx: FlowRunContext) -> dict:
@@ -36,29 +50,30 @@ def run_graph(
     parameters: Mapping[str, Any] | None,
     executor: Executor,
     observers: Iterable[RunObserver] = (),
+    options: FlowRunOptions | None = None,
 ) -> State:
     """Run every node of `graph`; the state's result maps each node to its final state."""
     values = graph.validate_parameters(parameters)
     order = graph.sorted_nodes()
-    configure_console()
-    ctx = FlowRunContext(new_id(), graph.name, values)
-    run = GraphRun(ctx.flow_run_id, graph.name, executor, values, list(observers))
-    token = FLOW_RUN.set(ctx)
-    started = time.time()
-    _log.info("Flow run %r started", graph.name, extra=_extra(ctx))
-    for obs in run.observers:
-        obs.flow_run_started(run, order)
-    try:
+    observers = list(observers)
+
+    def attempt(ctx: FlowRunContext) -> State:
+        run = GraphRun(ctx.flow_run_id, graph.name, executor, values, observers)
+        started = time.time()
+        for obs in observers:
+            obs.flow_run_started(run, order)
         with executor:
             run.add_all(order)
             run.pump()
-    finally:
-        FLOW_RUN.reset(token)
-    results = StateMap((node, run.states[node]) for node in order)
-    reference = [(n.key, run.states[n]) for n in graph.terminal_nodes()]
-    state = flow_state(reference, [(n.key, s) for n, s in results.items()], started_at=started,
-                       result=results)
-    return _finished(run, ctx, state)
+        results = StateMap((node, run.states[node]) for node in graph.nodes)
+        reference = [(n.key, run.states[n]) for n in graph.reference_nodes()]
+        every = [(n.key, s) for n, s in results.items()]
+        state = flow_state(reference, every, started_at=started, result=results)
+        for obs in observers:
+            obs.flow_run_finished(run, state)
+        return state
+
+    return _run_attempts(graph, graph.name, values, observers, options, attempt)
 
 
 def run_function(
@@ -67,50 +82,106 @@ def run_function(
     parameters: dict[str, Any],
     executor: Executor,
     observers: Iterable[RunObserver] = (),
+    options: FlowRunOptions | None = None,
+    owner: Any = None,
 ) -> State:
     """Run a `@flow` body with its (validated) parameters; the state's result is its return."""
+    observers = list(observers)
+
+    def attempt(ctx: FlowRunContext) -> State:
+        run = GraphRun(ctx.flow_run_id, name, executor, parameters, observers)
+        graph = FlowGraph(name)
+        sink = DynamicSink(graph, run)
+        sink_token = CALL_SINK.set(sink)
+        started = time.time()
+        for obs in observers:
+            obs.flow_run_started(run, [])
+        error: BaseException | None = None
+        trace = None
+        value = None
+        try:
+            with executor:
+                try:
+                    value = resolve_returned(fn(**parameters))
+                except Exception as exc:
+                    error, trace = exc, user_traceback(exc)
+                run.pump()  # let everything the body submitted finish
+        finally:
+            CALL_SINK.reset(sink_token)
+        task_states = StateMap((node, run.states[node]) for node in graph.nodes)
+        if error is not None:
+            state = Failed(f"flow body raised {type(error).__name__}: {error}", exception=error,
+                           traceback=trace, started_at=started)
+        else:
+            unhandled = [(n.key, s) for n, s in task_states.items() if n not in sink.handled]
+            state = flow_state(unhandled, [(n.key, s) for n, s in task_states.items()],
+                               started_at=started, result=value)
+        state = state.with_changes(task_states=task_states)
+        for obs in observers:
+            obs.flow_run_finished(run, state)
+        return state
+
+    return _run_attempts(owner, name, parameters, observers, options, attempt)
+
+
+def _run_attempts(
+    owner: Any,
+    name: str,
+    parameters: dict[str, Any],
+    observers: list[RunObserver],
+    options: FlowRunOptions | None,
+    attempt: Callable[[FlowRunContext], State],
+) -> State:
+    """Run attempts of one flow run until one is final, telling everyone each transition."""
+    options = options or FlowRunOptions()
+    policy, hooks = options.retry_policy, options.hooks
     configure_console()
     ctx = FlowRunContext(new_id(), name, parameters)
-    run = GraphRun(ctx.flow_run_id, name, executor, parameters, list(observers))
-    graph = FlowGraph(name)
-    sink = DynamicSink(graph, run)
-    flow_token = FLOW_RUN.set(ctx)
-    sink_token = CALL_SINK.set(sink)
-    started = time.time()
-    _log.info("Flow run %r started", name, extra=_extra(ctx))
-    for obs in run.observers:
-        obs.flow_run_started(run, [])
-    error: BaseException | None = None
-    trace = None
-    value = None
+    token = FLOW_RUN.set(ctx)
     try:
-        with executor:
-            try:
-                value = resolve_returned(fn(**parameters))
-            except Exception as exc:
-                error, trace = exc, user_traceback(exc)
-            run.pump()  # let everything the body submitted finish
+        old: State = Pending()
+        number = 1
+        while True:
+            running = Running()
+            _transition(owner, ctx, hooks, observers, old, running)
+            _log.info("Flow run %r started%s", name,
+                      f" (attempt {number})" if number > 1 else "", extra=_extra(ctx))
+            state = attempt(ctx)
+            if hooks.state_handlers:
+                state = run_state_handlers(owner, hooks, running, state, _extra(ctx))
+            if policy.max_retries and policy.should_retry(state, number):
+                delay = policy.delay_before(number + 1)
+                retrying = Retrying(
+                    f"attempt {number} of {policy.max_retries + 1} failed ({state.message}); "
+                    f"retrying in {delay:.2f}s", at=time.time() + delay,
+                ).with_changes(exception=state.exception, traceback=state.traceback)
+                _log.warning("Flow run %r: %s", name, retrying.message, extra=_extra(ctx))
+                _transition(owner, ctx, hooks, observers, running, retrying)
+                time.sleep(delay)
+                old, number = retrying, number + 1
+                continue
+            _transition(owner, ctx, hooks, observers, running, state, handled=True)
+            _log_end(ctx, state)
+            return state
     finally:
-        CALL_SINK.reset(sink_token)
-        FLOW_RUN.reset(flow_token)
-    task_states = StateMap((node, run.states[node]) for node in graph.nodes)
-    if error is not None:
-        state = Failed(f"flow body raised {type(error).__name__}: {error}", exception=error,
-                       traceback=trace, started_at=started)
-    else:
-        unhandled = [(n.key, s) for n, s in task_states.items() if n not in sink.handled
-                     and not graph.downstream(n)]
-        state = flow_state(unhandled, [(n.key, s) for n, s in task_states.items()],
-                           started_at=started, result=value)
-    return _finished(run, ctx, state.with_changes(task_states=task_states))
+        FLOW_RUN.reset(token)
 
 
-def _finished(run: GraphRun, ctx: FlowRunContext, state: State) -> State:
-    for obs in run.observers:
-        obs.flow_run_finished(run, state)
+def _transition(
+    owner: Any, ctx: FlowRunContext, hooks: Hooks, observers: list[RunObserver],
+    old: State, new: State, handled: bool = False,
+) -> None:
+    for obs in observers:
+        obs.flow_run_transition(ctx, old, new)
+    if hooks:
+        if not handled and hooks.state_handlers:
+            run_state_handlers(owner, hooks, old, new, _extra(ctx))
+        call_hooks(owner, hooks, ctx, new, _extra(ctx))
+
+
+def _log_end(ctx: FlowRunContext, state: State) -> None:
     level = logging.ERROR if state.is_failed() else logging.INFO
     text = f"Flow run {ctx.flow_name!r} finished: {state.name} ({state.message})"
     if state.traceback:
         text = f"{text}\n{state.traceback.rstrip()}"
     _log.log(level, text, extra=_extra(ctx))
-    return state

@@ -14,28 +14,50 @@ Run state
 - `maps`        mapped node -> children states collected so far
 - `outstanding` submitted attempts whose futures have not come back
 - `deferred`    attempts ready to go but held back while `max_in_flight` are outstanding
+- `timers`      a heap of (due time, attempt) for retries waiting out their delay
 
-Policy: ready nodes are started in FIFO order; a mapped node expands into one attempt per
-element when it starts; a synchronous executor's result is collected inline (no queue hop).
+Policy: ready nodes start in FIFO order; a mapped node expands into one attempt per element when
+it starts; a synchronous executor's result is collected inline (no queue hop). A failed attempt
+that its task's retry policy accepts goes on the timer heap, holding no executor worker; the loop
+sleeps on the result queue with a timeout that ends when the next retry is due.
+
+Each task run's transitions (Pending -> Running -> [Retrying -> Running ...] -> final) go to the
+observers and, when the task has any, to its state handlers and hooks, called in this thread with
+the task run's context set.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
+import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from ..core.bindings import expand
-from ..core.context import TaskRunContext
+from ..core.context import TASK_RUN, TaskRunContext
 from ..core.errors import MappingError, ProctorError
 from ..core.graph import Node
 from ..core.ids import new_id
-from ..core.states import Crashed, Failed, Mapped, State, StateType, Success
-from ..core.triggers import gate
+from ..core.states import (
+    Crashed,
+    Failed,
+    Mapped,
+    Pending,
+    Retrying,
+    Running,
+    State,
+    StateType,
+    Success,
+)
+from ..core.triggers import all_successful, gate, manual_only
 from .executor import DoneFuture, Executor
+from .hooks import call_hooks, run_state_handlers
 from .logs import TASK_LOGGER, task_run_extra
 from .observers import RunObserver
 from .task_runner import TaskRunSpec, describe, run_task
@@ -44,13 +66,7 @@ _task_log = logging.getLogger(TASK_LOGGER)
 #: Failures that mean the task's own code (or its executor) went wrong; TriggerFailed is only
 #: a consequence and is not logged again.
 _LOGGED_FAILURES = frozenset({StateType.FAILED, StateType.CRASHED, StateType.TIMED_OUT})
-
-
-def _log_failure(ctx: TaskRunContext, state: State) -> None:
-    text = f"Task run failed: {state.message}"
-    if state.traceback:
-        text = f"{text}\n{state.traceback.rstrip()}"
-    _task_log.error(text, extra=task_run_extra(ctx))
+_PENDING = Pending()
 
 
 @dataclass(slots=True)
@@ -76,9 +92,12 @@ class GraphRun:
     outstanding: int = 0
     events: SimpleQueue = field(default_factory=SimpleQueue)
     deferred: deque = field(default_factory=deque)
+    timers: list = field(default_factory=list)
     #: attempts handed to the executor at once; the rest wait in `deferred` (bounded memory:
     #: a pending executor future costs several times what a waiting spec does)
     max_in_flight: int = 1024
+    _retrying: dict = field(default_factory=dict)
+    _tiebreak: Any = field(default_factory=itertools.count)
 
     # -- adding work ----------------------------------------------------------------------------
     def add(self, node: Node) -> None:
@@ -102,15 +121,24 @@ class GraphRun:
     # -- pumping --------------------------------------------------------------------------------
     def pump(self, until: Callable[[], bool] | None = None) -> None:
         """Start ready nodes and collect results until `until()` holds or nothing is left."""
-        ready, events = self.ready, self.events
+        ready, events, timers = self.ready, self.events, self.timers
         while True:
             while ready:
                 self._start(ready.popleft())
+            if timers:
+                self._release_due()
+                if ready:
+                    continue
             if until is not None and until():
                 return
-            if self.outstanding == 0:
+            if self.outstanding == 0 and not timers:
                 return
-            self._collect(*events.get())
+            timeout = max(0.0, timers[0][0] - time.time()) if timers else None
+            try:
+                item = events.get(timeout=timeout)
+            except Empty:
+                continue
+            self._collect(*item)
 
     def pump_nowait(self) -> None:
         """Start what is ready and collect what has already finished, without blocking."""
@@ -118,14 +146,19 @@ class GraphRun:
         while True:
             while ready:
                 self._start(ready.popleft())
+            if self.timers:
+                self._release_due()
+            if ready:
+                continue
             if events.empty():
                 return
             self._collect(*events.get())
 
-    @property
-    def unfinished(self) -> list[Node]:
-        """Nodes added but not finished (after a complete pump: none, unless a bug)."""
-        return list(self.waiting)
+    def _release_due(self) -> None:
+        timers, now = self.timers, time.time()
+        while timers and timers[0][0] <= now:
+            _, _, node, spec = heapq.heappop(timers)
+            self._dispatch(node, spec)
 
     # -- starting a node ------------------------------------------------------------------------
     def _start(self, node: Node) -> None:
@@ -137,35 +170,41 @@ class GraphRun:
             self._start_map(node)
             return
         upstream = node.upstream
+        trigger = task.trigger
         if upstream:
             states = self.states
-            for up in upstream:
-                if not states[up].is_successful():
-                    verdict = gate(node.key, [(u.key, states[u]) for u in upstream])
-                    if verdict is not None:
-                        self._record(node, self._context(node, None), verdict)
-                        return
-                    break
+            if trigger is not all_successful or not all(
+                states[up].is_successful() for up in upstream
+            ):
+                verdict = gate(node.key, [(u.key, states[u]) for u in upstream], trigger,
+                               task.skip_on_upstream_skip)
+                if verdict is not None:
+                    self._verdict(node, None, verdict)
+                    return
             args, kwargs = node.bindings.resolve(self._value)
         else:
+            if trigger is manual_only:
+                self._verdict(node, None, gate(node.key, [], trigger))
+                return
             args, kwargs = list(node.bindings.args), node.bindings.kwargs
         self._submit(node, None, args, kwargs)
 
     def _start_map(self, node: Node) -> None:
-        states = self.states
+        states, task = self.states, node.task
         by_element = [
             up for _, up in node.bindings.direct if states[up].type is StateType.MAPPED
         ]
         whole = [(u.key, states[u]) for u in node.upstream if u not in by_element]
-        verdict = gate(node.key, whole)
-        if verdict is not None:
-            self._record(node, self._context(node, None), verdict)
-            return
+        if whole or task.trigger is manual_only:
+            verdict = gate(node.key, whole, task.trigger, task.skip_on_upstream_skip)
+            if verdict is not None:
+                self._verdict(node, None, verdict)
+                return
         args, kwargs = node.bindings.resolve(self._value)
         try:
             runs = expand(node.key, args, kwargs)
         except MappingError as exc:
-            self._record(node, self._context(node, None), Failed(str(exc), exception=exc))
+            self._verdict(node, None, Failed(str(exc), exception=exc))
             return
         for obs in self.observers:
             obs.map_expanded(self, node, len(runs))
@@ -178,20 +217,23 @@ class GraphRun:
                 verdict = gate(
                     f"{node.key}[{index}]",
                     [(f"{u.key}[{index}]", states[u].children[index]) for u in by_element],
+                    task.trigger, task.skip_on_upstream_skip,
                 )
                 if verdict is not None:
-                    self._record(node, self._context(node, index), verdict)
+                    self._verdict(node, index, verdict)
                     continue
             self._submit(node, index, a, k)
 
     def _context(self, node: Node, index: int | None) -> TaskRunContext:
         return TaskRunContext(
-            new_id(), node.task.name, node.key, self.flow_run_id, self.flow_name, index
+            new_id(), node.task.name, node.key, self.flow_run_id, self.flow_name, index, 1,
+            node.task,
         )
 
     def _submit(self, node: Node, index: int | None, args: list, kwargs: dict) -> None:
-        ctx = self._context(node, index)
-        spec = TaskRunSpec(node.task, args, kwargs, ctx)
+        self._dispatch(node, TaskRunSpec(node.task, args, kwargs, self._context(node, index)))
+
+    def _dispatch(self, node: Node, spec: TaskRunSpec) -> None:
         if self.outstanding >= self.max_in_flight:
             self.deferred.append((node, spec))
             return
@@ -199,8 +241,11 @@ class GraphRun:
 
     def _send(self, node: Node, spec: TaskRunSpec) -> None:
         ctx = spec.context
-        for obs in self.observers:
-            obs.task_run_submitted(self, node, ctx)
+        if self.observers or node.task.hooks:
+            old = self._retrying.pop(ctx.id, _PENDING)
+            self._transition(node, ctx, old, Running())
+            for obs in self.observers:
+                obs.task_run_submitted(self, node, ctx)
         try:
             future = self.executor.submit(run_task, spec)
         except Exception as exc:
@@ -208,17 +253,17 @@ class GraphRun:
                 f"{describe(spec)} could not be sent to the {self.executor.name} executor: {exc}",
                 exception=exc,
             )
-            self._record(node, ctx, state)
+            self._record(node, spec, state)
             return
         if future.__class__ is DoneFuture:
-            self._collect(node, ctx, future)
+            self._collect(node, spec, future)
             return
         self.outstanding += 1
         events = self.events
-        future.add_done_callback(lambda fut: events.put((node, ctx, fut, True)))
+        future.add_done_callback(lambda fut: events.put((node, spec, fut, True)))
 
     # -- collecting results ---------------------------------------------------------------------
-    def _collect(self, node: Node, ctx: TaskRunContext, future: Any, queued: bool = False) -> None:
+    def _collect(self, node: Node, spec: TaskRunSpec, future: Any, queued: bool = False) -> None:
         if queued:
             self.outstanding -= 1
             if self.deferred:
@@ -226,17 +271,58 @@ class GraphRun:
         try:
             state = future.result()
         except ProctorError as exc:
-            state = Failed(f"task {ctx.task_key} could not run: {exc}", exception=exc)
+            state = Failed(f"task {spec.context.task_key} could not run: {exc}", exception=exc)
         except BaseException as exc:  # the executor itself failed (dead worker, pickling, ...)
             state = Crashed(
-                f"the {self.executor.name} executor failed running task {ctx.task_key}: "
-                f"{type(exc).__name__}: {exc}",
+                f"the {self.executor.name} executor failed running task "
+                f"{spec.context.task_key}: {type(exc).__name__}: {exc}",
                 exception=exc,
             )
-        self._record(node, ctx, state)
+        self._record(node, spec, state)
 
-    def _record(self, node: Node, ctx: TaskRunContext, state: State) -> None:
-        """A task run (or a mapped child) ended: tell observers, then advance the graph."""
+    def _verdict(self, node: Node, index: int | None, state: State) -> None:
+        """A run decided without running (trigger, skip, pause, bad map): record it as one."""
+        ctx = self._context(node, index)
+        if self.observers or node.task.hooks:
+            self._transition(node, ctx, _PENDING, state)
+        self._conclude(node, ctx, state)
+
+    def _record(self, node: Node, spec: TaskRunSpec, state: State) -> None:
+        """An attempt ended in `state`: retry it, or conclude the task run."""
+        ctx = spec.context
+        task = node.task
+        policy = task.retry_policy
+        if task.hooks.state_handlers:
+            state = self._handled(node, ctx, Running(started_at=state.started_at), state)
+        if policy.max_retries and policy.should_retry(state, ctx.attempt):
+            self._schedule_retry(node, spec, state)
+            return
+        if self.observers or task.hooks:
+            self._transition(node, ctx, Running(started_at=state.started_at), state,
+                             handled=True)
+        self._conclude(node, ctx, state)
+
+    def _schedule_retry(self, node: Node, spec: TaskRunSpec, failed: State) -> None:
+        ctx = spec.context
+        policy = node.task.retry_policy
+        delay = policy.delay_before(ctx.attempt + 1)
+        due = time.time() + delay
+        retrying = Retrying(
+            f"attempt {ctx.attempt} of {policy.max_retries + 1} failed ({failed.message}); "
+            f"retrying in {delay:.2f}s",
+            at=due,
+        ).with_changes(exception=failed.exception, traceback=failed.traceback)
+        _task_log.warning("Task run %s", retrying.message, extra=task_run_extra(ctx))
+        if self.observers or node.task.hooks:
+            self._transition(node, ctx, Running(started_at=failed.started_at), retrying)
+            self._retrying[ctx.id] = retrying
+        next_ctx = dataclasses.replace(ctx, attempt=ctx.attempt + 1)
+        heapq.heappush(
+            self.timers,
+            (due, next(self._tiebreak), node, dataclasses.replace(spec, context=next_ctx)),
+        )
+
+    def _conclude(self, node: Node, ctx: TaskRunContext, state: State) -> None:
         if state.type in _LOGGED_FAILURES:
             _log_failure(ctx, state)
         for obs in self.observers:
@@ -246,6 +332,33 @@ class GraphRun:
         else:
             self._child_done(node, ctx.map_index, state)
 
+    # -- transitions and hooks ------------------------------------------------------------------
+    def _handled(self, node: Node, ctx: TaskRunContext, old: State, new: State) -> State:
+        token = TASK_RUN.set(ctx)
+        try:
+            return run_state_handlers(node.task, node.task.hooks, old, new, task_run_extra(ctx))
+        finally:
+            TASK_RUN.reset(token)
+
+    def _transition(
+        self, node: Node, ctx: TaskRunContext, old: State, new: State, handled: bool = False
+    ) -> None:
+        """Tell observers and hooks that a task run moved from `old` to `new`."""
+        for obs in self.observers:
+            obs.task_run_transition(self, node, ctx, old, new)
+        hooks = node.task.hooks
+        if not hooks:
+            return
+        token = TASK_RUN.set(ctx)
+        try:
+            extra = task_run_extra(ctx)
+            if not handled and hooks.state_handlers:
+                run_state_handlers(node.task, hooks, old, new, extra)  # notification only here
+            call_hooks(node.task, hooks, ctx, new, extra)
+        finally:
+            TASK_RUN.reset(token)
+
+    # -- finishing ------------------------------------------------------------------------------
     def _child_done(self, node: Node, index: int, state: State) -> None:
         progress = self.maps[node]
         progress.children[index] = state
@@ -269,3 +382,10 @@ class GraphRun:
 
     def _value(self, node: Node) -> Any:
         return self.states[node].result
+
+
+def _log_failure(ctx: TaskRunContext, state: State) -> None:
+    text = f"Task run failed: {state.message}"
+    if state.traceback:
+        text = f"{text}\n{state.traceback.rstrip()}"
+    _task_log.error(text, extra=task_run_extra(ctx))

@@ -27,6 +27,15 @@ class RunObserver:
     def task_run_submitted(self, run: Any, node: Node, ctx: TaskRunContext) -> None:
         """A task-run attempt was handed to the executor."""
 
+    def task_run_transition(
+        self, run: Any, node: Node, ctx: TaskRunContext, old: State, new: State
+    ) -> None:
+        """A task run moved from `old` to `new` (Pending -> Running -> Retrying -> ... -> final).
+
+        `ctx.attempt` is the attempt the transition belongs to; `ctx.id` stays the same across
+        the attempts of one task run.
+        """
+
     def task_run_finished(self, run: Any, node: Node, ctx: TaskRunContext, state: State) -> None:
         """A task-run attempt ended in `state` (children of maps included)."""
 
@@ -35,3 +44,6 @@ class RunObserver:
 
     def flow_run_finished(self, run: Any, state: State) -> None:
         """The flow run ended in `state`."""
+
+    def flow_run_transition(self, flow_run: Any, old: State, new: State) -> None:
+        """The flow run moved from `old` to `new`; `flow_run` is its `FlowRunContext`."""

@@ -2,19 +2,39 @@
 
 `run_task` is the only function executors ever call. It takes a self-contained `TaskRunSpec`
 (so it pickles) and returns the attempt's final `State`; it never raises for a task's own error.
+The attempt, in order:
+
+1. cache: with a `cache_key_fn`, compute the key; a live entry ends the attempt Cached;
+2. run the task (under its `timeout`, if any), turning signals and errors into states;
+3. on success: persist the result (`persist_result`) and fill the cache.
+
+Timeouts: the attempt runs in a helper thread and the worker waits at most `timeout` seconds.
+At the deadline the attempt ends TimedOut and the worker moves on. A Python thread cannot be
+killed: a `TimeoutError` is raised inside it at its next Python instruction (so pure-Python loops
+stop), but code blocked in C (a socket read, `time.sleep`) runs on until that call returns; its
+result is then discarded.
 """
 
 from __future__ import annotations
 
+import contextvars
+import ctypes
+import inspect
+import logging
+import threading
 import time
 import traceback as tb
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.context import TASK_RUN, TaskRunContext
-from ..core.states import Failed, State, Success
+from ..core.errors import CacheKeyError
+from ..core.signals import ENDRUN, SKIP
+from ..core.states import Cached, Failed, Skipped, State, StateType, Success, TimedOut
 from ..core.task import Task
 from . import prints
+
+_log = logging.getLogger("proctor.task_run")
 
 
 @dataclass(slots=True)
@@ -28,13 +48,44 @@ class TaskRunSpec:
 
 
 def run_task(spec: TaskRunSpec) -> State:
-    """Run the task once and capture its outcome as a State."""
+    """Run one attempt of the task and capture its outcome as a State."""
     task = spec.task
     token = TASK_RUN.set(spec.context)
+    try:
+        cache_key = None
+        if task.cache_key_fn is not None:
+            try:
+                cache_key = _cache_key(spec)
+            except CacheKeyError as exc:
+                return Failed(str(exc), exception=exc)
+            if cache_key is not None and not task.refresh_cache:
+                from .results import cache_get
+
+                hit, value = cache_get(cache_key)
+                if hit:
+                    return Cached(f"cache hit for key {cache_key[:16]}", result=value)
+        if task.timeout is None:
+            state = _attempt(spec)
+        else:
+            state = _attempt_with_timeout(spec, task.timeout)
+        if state.type is StateType.SUCCESS and (task.persist_result or cache_key is not None):
+            state = _store(spec, state, cache_key)
+        return state
+    finally:
+        TASK_RUN.reset(token)
+
+
+def _attempt(spec: TaskRunSpec) -> State:
+    task = spec.task
     capture = prints.capture() if task.log_prints else None
     started = time.time()
     try:
         result = task.run(*spec.args, **spec.kwargs)
+    except SKIP as signal:
+        return Skipped(signal.message or f"task {spec.context.task_key} skipped itself")
+    except ENDRUN as signal:
+        state = signal.state
+        return state if state.exception is not None else state.with_changes(exception=signal)
     except Exception as exc:  # a task's own failure becomes its state, never an engine crash
         return Failed(
             f"{type(exc).__name__}: {exc}",
@@ -45,8 +96,94 @@ def run_task(spec: TaskRunSpec) -> State:
     finally:
         if capture is not None:
             prints.release(capture)
-        TASK_RUN.reset(token)
     return Success(result=result, started_at=started)
+
+
+def _attempt_with_timeout(spec: TaskRunSpec, timeout: float) -> State:
+    box: list[State] = []
+    context = contextvars.copy_context()
+    worker = threading.Thread(
+        target=lambda: box.append(context.run(_attempt, spec)),
+        name=f"proctor-timeout-{spec.context.task_key}",
+        daemon=True,
+    )
+    started = time.time()
+    worker.start()
+    worker.join(timeout)
+    if box:
+        return box[0]
+    _interrupt(worker)
+    return TimedOut(
+        f"task {spec.context.task_key} exceeded its timeout of {timeout:g}s "
+        f"(attempt {spec.context.attempt})",
+        started_at=started,
+    ).with_changes(exception=TimeoutError(f"timed out after {timeout:g}s"))
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    """Ask a timed-out thread to stop: raise TimeoutError in it at its next Python instruction."""
+    if thread.ident is None:
+        return
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread.ident), ctypes.py_object(TimeoutError)
+    )
+
+
+def _inputs(spec: TaskRunSpec) -> dict[str, Any]:
+    """The call's arguments by parameter name (what a cache key function receives)."""
+    task = spec.task
+    target = task.fn if task.fn is not None else task.run
+    try:
+        bound = inspect.signature(target).bind(*spec.args, **spec.kwargs)
+    except (TypeError, ValueError):
+        return {**{f"arg{i}": a for i, a in enumerate(spec.args)}, **spec.kwargs}
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _cache_key(spec: TaskRunSpec) -> str | None:
+    ctx = spec.context
+    try:
+        key = spec.task.cache_key_fn(ctx, _inputs(spec))
+    except CacheKeyError:
+        raise
+    except Exception as exc:
+        raise CacheKeyError(
+            f"task {ctx.task_key!r}: cache_key_fn "
+            f"{getattr(spec.task.cache_key_fn, '__name__', '?')} raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if key is not None and not isinstance(key, str):
+        raise CacheKeyError(
+            f"task {ctx.task_key!r}: cache_key_fn returned {type(key).__name__}, expected a "
+            f"string (or None to skip the cache)"
+        )
+    return key
+
+
+def _store(spec: TaskRunSpec, state: State, cache_key: str | None) -> State:
+    from .results import cache_put, persist_result
+
+    task = spec.task
+    if task.persist_result:
+        try:
+            path = persist_result(spec.context.id, state.result, task.serializer)
+        except Exception as exc:
+            return Failed(
+                f"task {spec.context.task_key!r}: its result could not be persisted with the "
+                f"{task.serializer.name!r} serializer ({type(exc).__name__}: {exc})",
+                exception=exc,
+                started_at=state.started_at,
+            )
+        state = state.with_changes(message=f"result persisted to {path}")
+    if cache_key is not None:
+        expires = None if task.cache_expiration is None else time.time() + task.cache_expiration
+        try:
+            cache_put(cache_key, state.result, expires, task.serializer)
+        except Exception as exc:  # a result that cannot be cached is still a result
+            _log.warning("task %s: result not cached (%s: %s)", spec.context.task_key,
+                         type(exc).__name__, exc)
+    return state
 
 
 def user_traceback(exc: BaseException) -> str:
