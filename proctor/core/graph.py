@@ -8,6 +8,7 @@ runs nothing, and it knows nothing of executors or threads.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -299,10 +300,10 @@ class FlowGraph:
     def sorted_nodes(self) -> list[Node]:
         """Nodes in an order where every node comes after its upstreams (Kahn's algorithm)."""
         waiting = {n: len(n.upstream) for n in self.nodes}
-        ready = [n for n in self.nodes if waiting[n] == 0]
+        ready = deque(n for n in self.nodes if waiting[n] == 0)
         out: list[Node] = []
         while ready:
-            node = ready.pop()
+            node = ready.popleft()  # stable: tasks start in the order they were written
             out.append(node)
             for down in self._downstream.get(node, ()):
                 waiting[down] -= 1

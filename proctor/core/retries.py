@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from .errors import TaskOptionError
-from .signals import RETRY
+from .signals import ENDRUN, RETRY
 from .states import State, StateType
 
 RETRYABLE_TYPES = frozenset({StateType.FAILED, StateType.TIMED_OUT})
@@ -61,13 +61,15 @@ class RetryPolicy:
                 f"{owner}: retry_jitter={retry_jitter!r} must be a fraction between 0 and 1"
             )
         if retry_on is not None:
+            given = retry_on
             if isinstance(retry_on, type):
                 retry_on = (retry_on,)
-            retry_on = tuple(retry_on)
+            retry_on = tuple(retry_on) if isinstance(retry_on, (tuple, list, set)) else (given,)
             bad = [
                 r for r in retry_on if not (isinstance(r, type) and issubclass(r, BaseException))
             ]
             if bad or not retry_on:
+                retry_on = given
                 raise TaskOptionError(
                     f"{owner}: retry_on={retry_on!r} must be an exception class or a tuple of them"
                 )
@@ -78,6 +80,8 @@ class RetryPolicy:
         if attempt > self.max_retries or state.type not in RETRYABLE_TYPES:
             return False
         error = state.exception
+        if isinstance(error, ENDRUN):
+            return False
         if isinstance(error, RETRY) or self.retry_on is None:
             return True
         if state.type is StateType.TIMED_OUT:

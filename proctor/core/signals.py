@@ -38,3 +38,6 @@ class ENDRUN(Signal):
             raise TypeError(f"ENDRUN needs a State, e.g. ENDRUN(Success(result=1)); got {state!r}")
         super().__init__(state.message)
         self.state = state
+
+    def __reduce__(self):  # travel between processes with the state, not just its message
+        return (type(self), (self.state,))

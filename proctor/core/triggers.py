@@ -8,8 +8,10 @@ TriggerFailed, which downstream tasks see as a failure). Any callable of that sh
 1. an upstream that has not finished (Paused, or waiting behind a paused task) keeps the task
    Pending: it does not run and is not failed;
 2. a skipped upstream skips the task when `skip_on_upstream_skip` is on (the default for
-   `all_successful` and custom triggers; the other built-in triggers look at skips themselves);
-3. the trigger decides.
+   `all_successful`, `manual_only` and custom triggers; the other built-in triggers look at
+   skips themselves);
+3. `manual_only` pauses the task;
+4. the trigger decides.
 """
 
 from __future__ import annotations
@@ -89,12 +91,12 @@ def gate(
     waiting = [k for k, s in upstream if not s.is_finished()]
     if waiting:
         return Pending(f"waiting for upstream task(s) {', '.join(waiting)}")
-    if trigger is manual_only:
-        return Paused(f"{task_key} waits to be resumed (trigger 'manual_only')")
     if skips_on_upstream_skip(trigger, skip_on_upstream_skip):
         skipped = [k for k, s in upstream if s.is_skipped()]
         if skipped:
             return Skipped(f"upstream task(s) {', '.join(skipped)} skipped, so {task_key} skipped")
+    if trigger is manual_only:
+        return Paused(f"{task_key} waits to be resumed (trigger 'manual_only')")
     if trigger(states):
         return None
     bad = [k for k, s in upstream if not s.is_successful()]
