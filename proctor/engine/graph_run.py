@@ -288,35 +288,46 @@ class GraphRun:
         self._conclude(node, ctx, state)
 
     def _record(self, node: Node, spec: TaskRunSpec, state: State) -> None:
-        """An attempt ended in `state`: retry it, or conclude the task run."""
+        """An attempt ended in `state`: retry it, or conclude the task run.
+
+        State handlers see the transition that actually happens (Running -> Retrying, or
+        Running -> the final state) and may replace its new state: a handler that turns a
+        Retrying into a final state stops the retries, one that turns a failure into a success
+        stops it being a failure.
+        """
         ctx = spec.context
         task = node.task
         policy = task.retry_policy
-        if task.hooks.state_handlers:
-            state = self._handled(node, ctx, Running(started_at=state.started_at), state)
+        running = Running(started_at=state.started_at)
         if policy.max_retries and policy.should_retry(state, ctx.attempt):
-            self._schedule_retry(node, spec, state)
-            return
+            delay = policy.delay_before(ctx.attempt + 1)
+            retrying = Retrying(
+                f"attempt {ctx.attempt} of {policy.max_retries + 1} failed ({state.message}); "
+                f"retrying in {delay:.2f}s",
+                at=time.time() + delay,
+            ).with_changes(exception=state.exception, traceback=state.traceback)
+            if task.hooks.state_handlers:
+                retrying = self._handled(node, ctx, running, retrying)
+            if retrying.type is StateType.RETRYING:
+                self._schedule_retry(node, spec, running, retrying)
+                return
+            state = retrying
+        elif task.hooks.state_handlers:
+            state = self._handled(node, ctx, running, state)
         if self.observers or task.hooks:
-            self._transition(node, ctx, Running(started_at=state.started_at), state,
-                             handled=True)
+            self._transition(node, ctx, running, state, handled=True)
         self._conclude(node, ctx, state)
 
-    def _schedule_retry(self, node: Node, spec: TaskRunSpec, failed: State) -> None:
+    def _schedule_retry(
+        self, node: Node, spec: TaskRunSpec, running: State, retrying: State
+    ) -> None:
         ctx = spec.context
-        policy = node.task.retry_policy
-        delay = policy.delay_before(ctx.attempt + 1)
-        due = time.time() + delay
-        retrying = Retrying(
-            f"attempt {ctx.attempt} of {policy.max_retries + 1} failed ({failed.message}); "
-            f"retrying in {delay:.2f}s",
-            at=due,
-        ).with_changes(exception=failed.exception, traceback=failed.traceback)
         _task_log.warning("Task run %s", retrying.message, extra=task_run_extra(ctx))
         if self.observers or node.task.hooks:
-            self._transition(node, ctx, Running(started_at=failed.started_at), retrying)
+            self._transition(node, ctx, running, retrying, handled=True)
             self._retrying[ctx.id] = retrying
         next_ctx = dataclasses.replace(ctx, attempt=ctx.attempt + 1)
+        due = retrying.result if isinstance(retrying.result, float) else time.time()
         heapq.heappush(
             self.timers,
             (due, next(self._tiebreak), node, dataclasses.replace(spec, context=next_ctx)),
