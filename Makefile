@@ -20,6 +20,8 @@ run: $(STAMP)
 	$(BIN)/proctor run examples/00_etl.py:flow
 	$(BIN)/proctor run examples/01_parallel.py:flow --executor threads:4
 	$(BIN)/proctor run examples/02_parameters.py:etl --param n=7
+	@# step 3 ends Failed on purpose (exit code 1): the '-' lets `make run` go on
+	-$(BIN)/proctor run examples/03_errors_and_triggers.py:flow
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -17,8 +17,8 @@ def load(path):
     return module
 
 
-def test_there_are_examples_for_steps_0_to_2():
-    assert [p.name[:2] for p in EXAMPLES][:3] == ["00", "01", "02"]
+def test_there_are_examples_for_the_workshop_steps():
+    assert [p.name[:2] for p in EXAMPLES][:4] == ["00", "01", "02", "03"]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -48,3 +48,17 @@ def test_parameters_example_both_styles():
     assert module.etl(n=4, factor=3) == 3 * (0 + 1 + 2 + 3)
     state = module.graph_etl.run(parameters={"n": 3, "factor": 10})
     assert state.result["load"].result == 30
+
+
+def test_errors_and_triggers_example():
+    from proctor.recording import MemoryRecorder
+
+    module = load(EXAMPLES[3])
+    recorder = MemoryRecorder()
+    state = module.flow.run(observers=[recorder])
+    assert state.is_failed() and "validate" in state.message
+    assert state.result["extract"].is_successful()
+    assert recorder.runs_of("extract")[0].attempts == 3
+    assert state.result["alert"].result == "alerted"
+    assert state.result["cleanup"].result == "cleaned"
+    assert state.result["load"].name == "TriggerFailed"
