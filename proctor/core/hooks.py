@@ -37,7 +37,7 @@ def _callables(owner: str, option: str, value: Any) -> tuple:
     return items
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Hooks:
     """The hooks of one task or flow."""
 
@@ -61,11 +61,15 @@ class Hooks:
             _callables(owner, "on_completion", on_completion),
         )
 
-    def __bool__(self) -> bool:
-        return bool(
+    def __post_init__(self) -> None:
+        # asked on every transition of every task run: answer from a field, not a method body
+        object.__setattr__(self, "_any", bool(
             self.state_handlers or self.on_failure or self.on_success or self.on_retry
             or self.on_completion
-        )
+        ))
+
+    def __bool__(self) -> bool:
+        return self._any
 
     def hooks_for(self, state: State) -> list[Hook]:
         """The `on_*` hooks a run entering `state` calls, in a fixed order."""

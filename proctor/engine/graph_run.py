@@ -298,6 +298,10 @@ class GraphRun:
         ctx = spec.context
         task = node.task
         policy = task.retry_policy
+        hooks = task.hooks
+        if not (policy.max_retries or hooks or self.observers):  # the common, cheap path
+            self._conclude(node, ctx, state)
+            return
         running = Running(started_at=state.started_at)
         if policy.max_retries and policy.should_retry(state, ctx.attempt):
             delay = policy.delay_before(ctx.attempt + 1)
@@ -306,15 +310,15 @@ class GraphRun:
                 f"retrying in {delay:.2f}s",
                 at=time.time() + delay,
             ).with_changes(exception=state.exception, traceback=state.traceback)
-            if task.hooks.state_handlers:
+            if hooks.state_handlers:
                 retrying = self._handled(node, ctx, running, retrying)
             if retrying.type is StateType.RETRYING:
                 self._schedule_retry(node, spec, running, retrying)
                 return
             state = retrying
-        elif task.hooks.state_handlers:
+        elif hooks.state_handlers:
             state = self._handled(node, ctx, running, state)
-        if self.observers or task.hooks:
+        if self.observers or hooks:
             self._transition(node, ctx, running, state, handled=True)
         self._conclude(node, ctx, state)
 
