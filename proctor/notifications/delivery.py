@@ -73,8 +73,9 @@ class Sender:
             else:
                 dropped = 0
                 if self._worker is None and not self._start_worker():
-                    logger.warning("cannot start the notification thread; dropped %s",
-                                   job.description)
+                    logger.warning(
+                        "cannot start the notification thread; dropped %s", job.description
+                    )
                     return False
                 self._pending += 1
                 heapq.heappush(self._heap, (time.monotonic(), next(self._order), job))
@@ -82,7 +83,10 @@ class Sender:
         if dropped and (dropped == 1 or dropped % 100 == 0):
             logger.warning(
                 "notification queue is full (%d pending deliveries); dropped %s "
-                "(%d dropped so far)", MAX_PENDING, job.description, dropped,
+                "(%d dropped so far)",
+                MAX_PENDING,
+                job.description,
+                dropped,
             )
         return not dropped
 
@@ -155,13 +159,18 @@ class Sender:
         if permanent or job.attempts > job.retries:
             logger.warning(
                 "could not deliver %s after %d attempt(s): %s; giving up",
-                job.description, job.attempts, reason,
+                job.description,
+                job.attempts,
+                reason,
             )
             return None
         delay = job.backoff * 2 ** (job.attempts - 1)
         logger.debug(
             "delivering %s failed (attempt %d): %s; retrying in %.2fs",
-            job.description, job.attempts, reason, delay,
+            job.description,
+            job.attempts,
+            reason,
+            delay,
         )
         return time.monotonic() + delay
 

@@ -44,7 +44,9 @@ class NotificationEvent:
     @property
     def timestamp(self) -> str:
         """When the state was entered, ISO 8601 in UTC (its end, else its start, else now)."""
-        when = self.state.ended_at or self.state.started_at or time.time()
+        when = self.state.ended_at
+        if when is None:
+            when = self.state.started_at if self.state.started_at is not None else time.time()
         return datetime.fromtimestamp(when, tz=timezone.utc).isoformat()
 
     @property

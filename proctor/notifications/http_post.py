@@ -11,9 +11,9 @@ import http.client
 import json
 import urllib.error
 import urllib.request
-from urllib.parse import urlsplit
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import DeliveryError
 

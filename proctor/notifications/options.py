@@ -92,12 +92,14 @@ def _is_plain_address(addr: str) -> bool:
     return all(_DOMAIN_LABEL.match(label) for label in domain.split("."))
 
 
-def check_address(value: Any, what: str) -> str:
-    """One mail address (`a@b.c` or `Name <a@b.c>`), formatted for a header."""
+def check_address(value: Any, what: str) -> tuple[str, str]:
+    """One mail address (`a@b.c` or `Name <a@b.c>`), as (bare, header form)."""
+    if not isinstance(value, str):
+        raise NotificationConfigError(f"{what} must be an address string, got {value!r}")
     found = check_addresses(value, what)
     if len(found) != 1:
-        raise NotificationConfigError(f"{what} must be one address, got {value!r}")
-    return found[0][1]
+        raise NotificationConfigError(f"{what} must be a single address, got {value!r}")
+    return found[0]
 
 
 def check_addresses(value: Any, what: str) -> list[tuple[str, str]]:
@@ -122,7 +124,9 @@ def check_addresses(value: Any, what: str) -> list[tuple[str, str]]:
         if not parsed:
             raise NotificationConfigError(f"{what}: {item!r} is not an email address")
         for name, addr in parsed:
-            if not _is_plain_address(addr):
+            # The parser silently repairs some garbage ("a@exa mple.com" -> "a@examplecom"):
+            # insist that what it found was written as such.
+            if not _is_plain_address(addr) or addr not in item:
                 raise NotificationConfigError(
                     f"{what}: {item!r} is not a valid email address (expected local@domain or "
                     f"'Name <local@domain>')"
