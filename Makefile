@@ -22,6 +22,7 @@ run: $(STAMP)
 	$(BIN)/proctor run examples/02_parameters.py:etl --param n=7
 	@# step 3 ends Failed on purpose (exit code 1): the '-' lets `make run` go on
 	-$(BIN)/proctor run examples/03_errors_and_triggers.py:flow
+	-$(BIN)/proctor run examples/04_hooks.py:flow
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -21,7 +21,7 @@ def extract():
     """A source that times out twice before answering."""
     attempt = get_run_context().task_run.attempt
     if attempt < 3:
-        raise IOError(f"source timed out (attempt {attempt})")
+        raise OSError(f"source timed out (attempt {attempt})")
     return [3, 1, 4, 1, 5, 9, 2, 6]
 
 

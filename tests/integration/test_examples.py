@@ -18,7 +18,7 @@ def load(path):
 
 
 def test_there_are_examples_for_the_workshop_steps():
-    assert [p.name[:2] for p in EXAMPLES][:4] == ["00", "01", "02", "03"]
+    assert [p.name[:2] for p in EXAMPLES][:5] == ["00", "01", "02", "03", "04"]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -62,3 +62,26 @@ def test_errors_and_triggers_example():
     assert state.result["alert"].result == "alerted"
     assert state.result["cleanup"].result == "cleaned"
     assert state.result["load"].name == "TriggerFailed"
+
+
+def test_hooks_example_posts_to_slack(http_server, monkeypatch):
+    from proctor.notifications import flush
+
+    monkeypatch.setenv("PROCTOR_SLACK_WEBHOOK_URL", f"{http_server.url}/services/T0/B0/secret")
+    module = load(EXAMPLES[4])
+    state = module.flow.run()
+    assert flush(10)
+    assert state.is_failed()
+    texts = sorted(body["text"] for body in http_server.bodies)
+    assert len(texts) == 2  # the task's on_failure hook and the flow's state handler
+    assert any("task load: Failed: ValueError: negative amounts in rows [2]" in t for t in texts)
+    assert any("flow hooks-demo: Failed" in t for t in texts)
+    assert {path for path, _, _ in http_server.requests} == {"/services/T0/B0/secret"}
+
+
+def test_hooks_example_without_url_prints_the_message(monkeypatch, capsys):
+    monkeypatch.delenv("PROCTOR_SLACK_WEBHOOK_URL", raising=False)
+    module = load(EXAMPLES[4])
+    assert module.flow.run().is_failed()
+    out = capsys.readouterr().out
+    assert "Would post to Slack" in out and "negative amounts in rows [2]" in out
