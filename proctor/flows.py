@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
+from .client import api_url_from_env
 from .core.errors import FlowRunFailedError
 from .core.graph import FlowGraph
 from .core.hooks import Hooks
@@ -25,6 +26,25 @@ from .engine.observers import RunObserver
 from .executors import resolve_executor
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _recorded(
+    api_url: str | None, observers: Iterable[RunObserver], run: Callable[[list], State]
+) -> State:
+    """Run with the observers, plus a server recorder when `api_url` or PROCTOR_API_URL is set.
+
+    The recorder is closed (its events flushed, up to its timeout) before the state returns.
+    """
+    url = api_url or api_url_from_env()
+    if not url:
+        return run(list(observers))
+    from .recording.api import ApiRecorder
+
+    recorder = ApiRecorder(url)
+    try:
+        return run([*observers, recorder])
+    finally:
+        recorder.close()
 
 
 def _run_options(owner: str, retries: int, retry_delay: Any, hooks: dict[str, Any]):
@@ -72,15 +92,19 @@ class Flow(FlowGraph):
         *,
         executor: Executor | str | None = None,
         observers: Iterable[RunObserver] = (),
+        api_url: str | None = None,
         **parameter_values: Any,
     ) -> State:
         """Run the graph once; returns the flow-run State (its `result` maps handles to states).
 
-        Parameters may be given as a dict or as keywords: `f.run(n=5)`.
+        Parameters may be given as a dict or as keywords: `f.run(n=5)`. With `api_url` (or
+        `PROCTOR_API_URL`) the run is recorded to that server.
         """
         values = {**(parameters or {}), **parameter_values}
         chosen = resolve_executor(executor if executor is not None else self.executor)
-        return run_graph(self, values, chosen, observers, self.run_options)
+        return _recorded(
+            api_url, observers, lambda obs: run_graph(self, values, chosen, obs, self.run_options)
+        )
 
 
 class FlowFunction:
@@ -127,7 +151,7 @@ class FlowFunction:
         Every keyword is a parameter of the flow; to choose an executor or observers for one
         run, use `run_with`.
         """
-        return self._run(self.parameters.validate(args, kwargs), None, ())
+        return self._run(self.parameters.validate(args, kwargs), None, (), None)
 
     def run_with(
         self,
@@ -135,18 +159,21 @@ class FlowFunction:
         *,
         executor: Executor | str | None = None,
         observers: Iterable[RunObserver] = (),
+        api_url: str | None = None,
     ) -> State:
-        """Run the flow with `parameters` (a dict), on `executor`, reporting to `observers`."""
-        return self._run(self.parameters.validate((), dict(parameters or {})), executor, observers)
+        """Run the flow with `parameters` (a dict), on `executor`, reporting to `observers`
+        (and to the server at `api_url` or `PROCTOR_API_URL`)."""
+        values = self.parameters.validate((), dict(parameters or {}))
+        return self._run(values, executor, observers, api_url)
 
     def _run(
         self, values: dict[str, Any], executor: Executor | str | None,
-        observers: Iterable[RunObserver],
+        observers: Iterable[RunObserver], api_url: str | None,
     ) -> State:
         chosen = resolve_executor(executor if executor is not None else self.executor)
-        return run_function(
-            self.name, self.fn, values, chosen, observers, self.run_options, owner=self
-        )
+        return _recorded(api_url, observers, lambda obs: run_function(
+            self.name, self.fn, values, chosen, obs, self.run_options, owner=self
+        ))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the flow and return what its body returned; raise if the run failed."""

@@ -11,6 +11,7 @@ import typer
 
 from .graph import graph_command
 from .run import run_command
+from .runs import app as runs_app
 from .version import version_command
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.command("run")(run_command)
 app.command("graph")(graph_command)
 app.command("version")(version_command)
+app.add_typer(runs_app, name="runs")
 
 
 def main() -> None:

@@ -1,0 +1,333 @@
+"""Record runs to a Proctor server: flow runs, task runs, every transition and every log line.
+
+The engine's observer calls only append to an in-memory queue (a few microseconds); one
+background thread sends the queue in order, in batches, through `POST /api/events`. Order is the
+guarantee that matters: a run's final state is sent only after everything before it.
+
+When the server is down or slow the run goes on; the sender retries the same batch with backoff
+until the server answers. Every item carries an id chosen here, so a batch sent twice (the answer
+was lost) is recorded once.
+
+Memory is bounded: past `max_pending` queued items, new items go to an outbox file on disk
+(`$PROCTOR_HOME/outbox/`), in order, and are sent once the queue drains. At the end of a run the
+recorder waits up to `close_timeout` seconds for delivery; what is still unsent then stays in the
+outbox, and the next recorder to start in this home (any run reporting to any server URL) sends
+it first. Nothing is dropped unless the server refuses it outright (a 4xx answer), which is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from .. import settings
+from ..client import ApiError, ProctorClient, ServerUnreachable
+from ..core.ids import new_id
+from ..core.states import State
+from ..engine.observers import RunObserver
+
+_log = logging.getLogger("proctor.recording")
+MESSAGE_LIMIT = 20_000
+
+
+def jsonable(value: Any) -> Any:
+    """`value` made JSON-safe: containers walked, anything else not JSON given as its repr."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    return repr(value)
+
+
+def state_json(state: State) -> dict[str, Any]:
+    """A state as the API takes it: metadata only, never the result."""
+    return {
+        "type": state.type.value,
+        "name": state.name,
+        "message": (state.message or "")[:MESSAGE_LIMIT],
+        "timestamp": time.time(),
+        "started_at": state.started_at,
+        "ended_at": state.ended_at,
+    }
+
+
+class _RunLogHandler(logging.Handler):
+    """Copies log records of the recorded runs into the recorder's queue."""
+
+    def __init__(self, recorder: ApiRecorder) -> None:
+        super().__init__(logging.DEBUG)
+        self.recorder = recorder
+
+    def emit(self, record: logging.LogRecord) -> None:
+        flow_run_id = getattr(record, "flow_run_id", None)
+        if flow_run_id is None or flow_run_id not in self.recorder.flow_run_ids:
+            return
+        try:
+            message = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
+        except Exception:
+            message = str(record.msg)
+        self.recorder.put("log", {
+            "id": new_id(), "flow_run_id": flow_run_id,
+            "task_run_id": getattr(record, "task_run_id", None), "level": record.levelno,
+            "logger": record.name, "message": message[:MESSAGE_LIMIT],
+            "timestamp": record.created,
+        })
+
+
+class ApiRecorder(RunObserver):
+    """An observer that sends a run's events to the server at `api_url`."""
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        api_key: str | None = None,
+        batch_size: int = 2000,
+        flush_interval: float = 0.1,
+        max_pending: int = 100_000,
+        close_timeout: float | None = None,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.client = ProctorClient(api_url, api_key=api_key)
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_pending = max_pending
+        self.close_timeout = (
+            float(os.environ.get("PROCTOR_API_FLUSH_TIMEOUT", "15"))
+            if close_timeout is None else close_timeout
+        )
+        self.max_backoff = max_backoff
+        self.flow_run_ids: set[str] = set()
+        self._task_runs: set[str] = set()
+        self._queue: deque = deque()
+        self._cond = threading.Condition()
+        self._closing = False
+        self._outbox_dir = settings.home() / "outbox"
+        self._outbox: Path | None = None  # our spill file while spilling
+        self._outbox_offset = 0
+        self._backlog = self._claim_old_outboxes()
+        self._handler = _RunLogHandler(self)
+        logging.getLogger("proctor").addHandler(self._handler)
+        self._thread = threading.Thread(target=self._send_loop, name="proctor-recorder",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- observer events (the engine's thread: only appends) ------------------------------------
+    def flow_run_transition(self, flow_run: Any, old: State, new: State) -> None:
+        run_id = flow_run.flow_run_id
+        if run_id not in self.flow_run_ids:
+            self.flow_run_ids.add(run_id)
+            self.put("flow_run", {
+                "id": run_id, "flow_name": flow_run.flow_name,
+                "parameters": jsonable(flow_run.parameters),
+            })
+        self.put("state", {"id": new_id(), "flow_run_id": run_id, "task_run_id": None,
+                           "state": state_json(new)})
+
+    def task_run_transition(self, run: Any, node: Any, ctx: Any, old: State, new: State) -> None:
+        if ctx.id not in self._task_runs:
+            self._task_runs.add(ctx.id)
+            self.put("task_run", {
+                "id": ctx.id, "flow_run_id": ctx.flow_run_id, "task_key": ctx.task_key,
+                "task_name": ctx.task_name, "map_index": ctx.map_index,
+                "tags": sorted(node.task.tags),
+            })
+        self.put("state", {"id": new_id(), "flow_run_id": ctx.flow_run_id,
+                           "task_run_id": ctx.id, "state": state_json(new)})
+
+    # -- queueing -------------------------------------------------------------------------------
+    def put(self, kind: str, item: dict) -> None:
+        """Queue one item; past `max_pending`, append it to the outbox file instead."""
+        with self._cond:
+            if self._outbox is None and len(self._queue) < self.max_pending:
+                self._queue.append((kind, item))
+            else:
+                self._spill([(kind, item)])
+            self._cond.notify()
+
+    def _spill(self, items: list) -> None:
+        if self._outbox is None:
+            self._outbox_dir.mkdir(parents=True, exist_ok=True)
+            # names sort by creation time: leftovers of several runs are sent oldest first
+            self._outbox = self._outbox_dir / f"{time.time_ns():020d}-{new_id()[:8]}.jsonl"
+            self._outbox_offset = 0
+            if not self._closing:
+                _log.warning("recording queue is full (%d items): spilling to %s",
+                             self.max_pending, self._outbox)
+        with open(self._outbox, "a", encoding="utf-8") as fh:
+            for kind, item in items:
+                fh.write(json.dumps([kind, item]) + "\n")
+
+    def _refill_from_outbox(self) -> None:
+        """Move the next part of our outbox file back into memory (called with the lock)."""
+        assert self._outbox is not None
+        with open(self._outbox, encoding="utf-8") as fh:
+            fh.seek(self._outbox_offset)
+            for _ in range(self.max_pending):
+                line = fh.readline()
+                if not line:
+                    break
+                kind, item = json.loads(line)
+                self._queue.append((kind, item))
+            self._outbox_offset = fh.tell()
+            at_end = not fh.readline()
+        if at_end:
+            self._outbox.unlink(missing_ok=True)
+            self._outbox = None
+
+    def _claim_old_outboxes(self) -> deque:
+        """Items left unsent by earlier runs in this home: sent before anything new."""
+        backlog: deque = deque()
+        if not self._outbox_dir.is_dir():
+            return backlog
+        for path in sorted(self._outbox_dir.glob("*.jsonl")):
+            claimed = path.with_suffix(f".{new_id()[:8]}.sending")
+            try:
+                path.rename(claimed)  # two recorders never take the same file
+            except OSError:
+                continue
+            try:
+                for line in claimed.read_text(encoding="utf-8").splitlines():
+                    kind, item = json.loads(line)
+                    backlog.append((kind, item))
+            except (OSError, ValueError) as exc:
+                _log.error("unreadable outbox file %s kept aside: %s", claimed, exc)
+                continue
+            claimed.unlink(missing_ok=True)
+        if backlog:
+            _log.info("sending %d event(s) left over from earlier runs", len(backlog))
+        return backlog
+
+    # -- sending (the recorder's own thread) ----------------------------------------------------
+    def _next_batch(self) -> list:
+        with self._cond:
+            deadline = time.monotonic() + self.flush_interval
+            while True:
+                if self._backlog:
+                    source = self._backlog
+                    break
+                if not self._queue and self._outbox is not None:
+                    self._refill_from_outbox()
+                if self._queue and (len(self._queue) >= self.batch_size or self._closing
+                                    or time.monotonic() >= deadline):
+                    source = self._queue
+                    break
+                if self._closing and not self._queue:
+                    return []
+                self._cond.wait(self.flush_interval if self._queue else None)
+            batch = []
+            for kind, item in source:
+                if kind == "flow_run" and batch:
+                    break  # a flow run is created on its own, before what refers to it
+                batch.append((kind, item))
+                if kind == "flow_run" or len(batch) >= self.batch_size:
+                    break
+            return [batch, source]
+
+    def _send_loop(self) -> None:
+        backoff = 0.2
+        while True:
+            picked = self._next_batch()
+            if not picked:
+                return
+            batch, source = picked
+            try:
+                self._deliver(batch)
+            except ServerUnreachable as exc:
+                self._wait_before_retry(backoff, exc)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            except ApiError as exc:
+                if exc.status >= 500 or exc.status == 429:
+                    self._wait_before_retry(backoff, exc)
+                    backoff = min(backoff * 2, self.max_backoff)
+                    continue
+                _log.error("the server refused %d recorded event(s), dropped: %s",
+                           len(batch), exc)
+            except Exception as exc:  # never let the sender die: the run must not block on it
+                _log.error("recording failed, %d event(s) dropped: %s", len(batch), exc)
+            backoff = 0.2
+            with self._cond:
+                for _ in batch:
+                    source.popleft()
+                self._cond.notify_all()
+
+    def _wait_before_retry(self, delay: float, exc: Exception) -> None:
+        _log.debug("server not reachable (%s); retrying in %.1fs", exc, delay)
+        with self._cond:
+            self._cond.wait(delay)
+
+    def _deliver(self, batch: list) -> None:
+        if batch[0][0] == "flow_run":
+            self.client.create_flow_run(batch[0][1])
+            return
+        task_runs = [item for kind, item in batch if kind == "task_run"]
+        states = [item for kind, item in batch if kind == "state"]
+        logs = [item for kind, item in batch if kind == "log"]
+        answer = self.client.send_events(task_runs=task_runs, states=states, logs=logs)
+        for rejected in (answer or {}).get("rejected", []):
+            _log.debug("server rejected event %s: %s", rejected.get("id"), rejected.get("reason"))
+
+    # -- the end of a run -----------------------------------------------------------------------
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue) + len(self._backlog) + (1 if self._outbox else 0)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far was delivered (True) or `timeout` passed."""
+        deadline = time.monotonic() + (self.close_timeout if timeout is None else timeout)
+        with self._cond:
+            self._cond.notify_all()
+            while self._queue or self._backlog or self._outbox is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
+    def close(self) -> bool:
+        """Flush, stop the sender, detach from logging. False if items were left in the outbox."""
+        logging.getLogger("proctor").removeHandler(self._handler)
+        delivered = self.flush()
+        with self._cond:
+            self._closing = True
+            if not delivered:
+                self._save_leftovers()
+            self._cond.notify_all()
+        self._thread.join(timeout=1.0)
+        self.client.close()
+        if not delivered:
+            _log.warning(
+                "the server at %s did not take every recorded event within %.0fs; the rest "
+                "wait in %s and are sent by the next run that records to a server",
+                self.client.api_url, self.close_timeout, self._outbox_dir,
+            )
+        return delivered
+
+    def _save_leftovers(self) -> None:
+        """Everything unsent, in order, into one new outbox file (called with the lock)."""
+        items = list(self._backlog) + list(self._queue)
+        if self._outbox is not None:
+            with open(self._outbox, encoding="utf-8") as fh:
+                fh.seek(self._outbox_offset)
+                items.extend(tuple(json.loads(line)) for line in fh if line.strip())
+            self._outbox.unlink(missing_ok=True)
+            self._outbox = None
+        self._backlog.clear()
+        self._queue.clear()
+        if items:
+            self._spill(items)
+            self._outbox = None  # the file stays for the next recorder
