@@ -19,6 +19,9 @@ class Executor:
     name = "executor"
     #: True when submitted work may run at the same time as other submitted work.
     parallel = False
+    #: False when tasks run in another process: their log records are then sent back with
+    #: their states and replayed in the flow's process.
+    in_process = True
 
     def start(self) -> None:
         """Acquire resources (pools, clusters) before the first submit of a run."""

@@ -60,7 +60,13 @@ from .executor import DoneFuture, Executor
 from .hooks import call_hooks, run_state_handlers
 from .logs import TASK_LOGGER, task_run_extra
 from .observers import RunObserver
-from .task_runner import TaskRunSpec, describe, run_task
+from .task_runner import (
+    TaskRunSpec,
+    describe,
+    replay_logs,
+    run_task,
+    run_task_shipping_logs,
+)
 
 _task_log = logging.getLogger(TASK_LOGGER)
 #: Failures that mean the task's own code (or its executor) went wrong; TriggerFailed is only
@@ -97,7 +103,12 @@ class GraphRun:
     #: a pending executor future costs several times what a waiting spec does)
     max_in_flight: int = 1024
     _retrying: dict = field(default_factory=dict)
+    _runner: Callable = run_task
     _tiebreak: Any = field(default_factory=itertools.count)
+
+    def __post_init__(self) -> None:
+        if not self.executor.in_process:
+            self._runner = run_task_shipping_logs
 
     # -- adding work ----------------------------------------------------------------------------
     def add(self, node: Node) -> None:
@@ -247,7 +258,7 @@ class GraphRun:
             for obs in self.observers:
                 obs.task_run_submitted(self, node, ctx)
         try:
-            future = self.executor.submit(run_task, spec)
+            future = self.executor.submit(self._runner, spec)
         except Exception as exc:
             state = Failed(
                 f"{describe(spec)} could not be sent to the {self.executor.name} executor: {exc}",
@@ -270,6 +281,9 @@ class GraphRun:
                 self._send(*self.deferred.popleft())
         try:
             state = future.result()
+            if state.__class__ is tuple:  # from another process: (state, its log records)
+                state, records = state
+                replay_logs(records)
         except ProctorError as exc:
             state = Failed(f"task {spec.context.task_key} could not run: {exc}", exception=exc)
         except BaseException as exc:  # the executor itself failed (dead worker, pickling, ...)

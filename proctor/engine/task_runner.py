@@ -47,6 +47,46 @@ class TaskRunSpec:
     context: TaskRunContext
 
 
+class _Capture(logging.Handler):
+    """Collects the log records of one attempt, to be sent back with its state."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        data = dict(record.__dict__)
+        data["msg"] = record.getMessage()
+        data["args"] = None
+        if record.exc_info:
+            data["exc_text"] = logging.Formatter().formatException(record.exc_info)
+        data["exc_info"] = None
+        self.records.append(data)
+
+
+def run_task_shipping_logs(spec: TaskRunSpec) -> tuple[State, list[dict]]:
+    """`run_task` for workers in another process: the attempt's Proctor log records come back
+    with its state (as plain dicts), for the engine to replay where the run's handlers are."""
+    base = logging.getLogger("proctor")
+    capture = _Capture()
+    saved = base.handlers, base.propagate
+    base.handlers, base.propagate = [capture], False  # a pool worker runs one task at a time
+    try:
+        state = run_task(spec)
+    finally:
+        base.handlers, base.propagate = saved
+    return state, capture.records
+
+
+def replay_logs(records: list[dict]) -> None:
+    """Emit records captured in a worker process through this process's loggers."""
+    for data in records:
+        record = logging.makeLogRecord(data)
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+
+
 def run_task(spec: TaskRunSpec) -> State:
     """Run one attempt of the task and capture its outcome as a State."""
     task = spec.task

@@ -32,6 +32,7 @@ class ProcessExecutor(PoolExecutor):
     """Runs tasks in `max_workers` processes (default: one per CPU)."""
 
     name = "processes"
+    in_process = False
 
     def __init__(self, max_workers: int | None = None, start_method: str | None = None) -> None:
         super().__init__(max_workers)

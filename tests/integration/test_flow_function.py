@@ -223,3 +223,24 @@ def test_run_with_takes_executor_and_parameters_as_a_dict():
 
     assert named(executor=4) == 8
     assert named.run_with({"executor": "5"}, executor="threads:2").result == 10
+
+
+def test_logs_from_worker_processes_reach_the_flow_process(caplog):
+    from proctor.executors import ProcessExecutor
+
+    @task(log_prints=True)
+    def chatty(i):
+        get_run_logger().warning("from worker %d", i)
+        print("printed", i)
+        return i
+
+    @flow(executor=ProcessExecutor(2))
+    def remote():
+        return [f.result() for f in chatty.map([1, 2])]
+
+    caplog.set_level(logging.INFO, logger="proctor")
+    assert remote() == [1, 2]
+    messages = sorted(r.getMessage() for r in caplog.records if r.name == "proctor.task_run")
+    assert messages == ["from worker 1", "from worker 2", "printed 1", "printed 2"]
+    record = next(r for r in caplog.records if r.getMessage() == "from worker 1")
+    assert record.task_run_id and record.task_name.startswith("chatty")
