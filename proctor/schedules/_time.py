@@ -1,0 +1,168 @@
+"""Time-zone helpers shared by the clocks, and the one place the DST rule is implemented.
+
+Calendar clocks (cron, RRULE) think in *wall time*: the naive date and time a person in the
+schedule's zone reads on a wall clock. Storage and comparison need *instants*. Turning one into the
+other is ambiguous twice a year, so it is done here, once, by `wall_to_instants`:
+
+- an ordinary wall time is one instant;
+- a wall time inside a spring-forward gap (it never appears on the clock) is moved forward by the
+  length of the gap: 02:30 in Paris on 2026-03-29 becomes 03:30 CEST. A run is never dropped;
+- a wall time inside a fall-back overlap (it appears twice) is its *first* occurrence (fold=0),
+  unless the caller asks for both (clocks that fire every hour do, so every real hour gets its run).
+
+`instants_from_walls` turns an increasing stream of wall times into a strictly increasing stream of
+UTC instants. Moving gap times forward can put them after a later wall time's instant (02:30 → 03:30
+comes after 03:00), so it keeps a small look-ahead heap instead of assuming the order is kept.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ScheduleError
+
+UTC = timezone.utc
+
+#: Any instant made from a wall time `w` is later than `w - LOOKAHEAD` read as UTC, because no zone
+#: is more than 14 hours ahead of UTC. Once the wall times reach `w`, earlier instants are final.
+LOOKAHEAD = timedelta(hours=15)
+
+#: Walls are generated from this long before `after`, so that gap-shifted and repeated times that
+#: land after `after` are not missed.
+WALL_MARGIN = timedelta(days=1)
+
+ZONE_HINT = "an IANA time-zone name such as 'UTC', 'Europe/Paris' or 'America/New_York'"
+
+
+def resolve_zone(value: str | tzinfo) -> ZoneInfo:
+    """Return the `ZoneInfo` for an IANA name, or raise `ScheduleError` naming the bad value.
+
+    Only named zones are accepted for calendar clocks: a fixed offset such as `+02:00` cannot know
+    when daylight saving time starts, which is the whole point of evaluating in a zone.
+    """
+    if isinstance(value, ZoneInfo):
+        return value
+    if value is UTC:
+        return ZoneInfo("UTC")
+    if not isinstance(value, str) or not value.strip():
+        raise ScheduleError(f"time zone {value!r} is not valid: expected {ZONE_HINT}")
+    try:
+        return ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ScheduleError(f"unknown time zone {value!r}: expected {ZONE_HINT}") from exc
+
+
+def zone_label(zone: tzinfo) -> str:
+    """A short name of a zone for texts and dicts: the IANA key, else the UTC offset."""
+    key = getattr(zone, "key", None)
+    if isinstance(key, str):
+        return key
+    offset = zone.utcoffset(None)
+    if offset is None:
+        return str(zone)
+    if offset == timedelta(0):
+        return "UTC"
+    return datetime(2000, 1, 1, tzinfo=zone).strftime("UTC%z")
+
+
+def require_aware(value: object, what: str) -> datetime:
+    """Return `value` if it is a timezone-aware datetime; otherwise explain how to fix it.
+
+    Naive datetimes are refused rather than guessed: the same naive value means different instants
+    on a laptop in Paris and on a server in UTC, and a schedule must mean one thing everywhere.
+    """
+    if not isinstance(value, datetime):
+        raise ScheduleError(f"{what} must be a timezone-aware datetime, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ScheduleError(
+            f"{what} {value.isoformat()} is naive: add a tzinfo, for example "
+            f"`.replace(tzinfo=ZoneInfo('UTC'))`"
+        )
+    return value
+
+
+def start_after(after: datetime | None) -> datetime:
+    """The instant to search after, in UTC. `None` means now: the only clock read in the package."""
+    if after is None:
+        return datetime.now(UTC)
+    return require_aware(after, "after").astimezone(UTC)
+
+
+def parse_instant(value: object, what: str) -> datetime:
+    """Read an aware datetime from a datetime or an ISO-8601 string with an offset (dict input)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ScheduleError(
+                f"{what} {value!r} is not an ISO-8601 datetime such as '2026-01-01T09:00:00+00:00'"
+            ) from exc
+    return require_aware(value, what)
+
+
+def wall_to_instants(
+    wall: datetime, zone: tzinfo, both_folds: bool = False
+) -> tuple[datetime, ...]:
+    """The UTC instant(s) at which the naive `wall` time happens in `zone` (see the module doc).
+
+    With PEP 495, `fold=0` reads a time with the offset in force *before* a transition and `fold=1`
+    with the one *after*. In an overlap fold=0 is therefore the earlier instant; in a gap fold=0 is
+    the later one, which is exactly "moved forward by the gap".
+    """
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if first < second and both_folds:
+        return first, second
+    return (first,)
+
+
+def instants_from_walls(
+    walls: Iterable[datetime],
+    zone: tzinfo,
+    after: datetime,
+    end: datetime | None = None,
+    both_folds: bool = False,
+) -> Iterator[datetime]:
+    """Strictly increasing UTC instants > `after` (and <= `end`) for increasing wall times."""
+    pending: list[datetime] = []
+    last: datetime | None = None
+
+    def release(limit: datetime | None) -> Iterator[datetime]:
+        nonlocal last
+        while pending and (limit is None or pending[0] < limit):
+            instant = heapq.heappop(pending)
+            if instant != last:
+                last = instant
+                yield instant
+
+    for wall in walls:
+        floor = wall.replace(tzinfo=UTC) - LOOKAHEAD
+        for instant in release(floor):
+            if end is not None and instant > end:
+                return
+            yield instant
+        if end is not None and floor > end:
+            break
+        for instant in wall_to_instants(wall, zone, both_folds):
+            if instant > after:
+                heapq.heappush(pending, instant)
+    for instant in release(None):
+        if end is not None and instant > end:
+            return
+        yield instant
+
+
+def local_wall(instant: datetime, zone: tzinfo) -> datetime:
+    """The naive wall time an aware `instant` shows in `zone`."""
+    return instant.astimezone(zone).replace(tzinfo=None)
+
+
+def first_wall_date(after: datetime, zone: tzinfo) -> date:
+    """The local date from which to generate wall times so nothing after `after` is missed."""
+    return (local_wall(after, zone) - WALL_MARGIN).date()

@@ -1,0 +1,157 @@
+"""`Schedule`: several clocks merged into one timeline, thinned by filters.
+
+Merging: the clocks' times are interleaved in order. The same instant from two clocks is one run
+when the clocks' parameters are equal (listing both a daily and an hourly clock must not start two
+identical runs at midnight), and two runs when they differ (one clock per region, say, both at
+09:00). `next()`, which returns bare datetimes, lists each instant once. When duplicates merge,
+the run names the first clock in the list.
+
+Filtering: a time is kept if every filter accepts it and no `not_filters` entry does. Each filter
+sees the time in the zone of the clock that produced it. A filter set that rejects
+`MAX_CONSECUTIVE_REJECTS` candidates in a row ends the iteration instead of searching forever, so
+`next(n)` can return fewer than n items.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from ._time import start_after
+from .base import Clock, ScheduledTime, Timeline
+from .errors import ScheduleError
+from .filters import Filter
+
+FilterFn = Callable[[datetime], bool]
+
+MAX_CONSECUTIVE_REJECTS = 100_000
+
+
+def _tagged(clock: Clock, index: int, after: datetime) -> Iterator[tuple[datetime, int, Clock]]:
+    for when in clock.iter(after):
+        yield when, index, clock
+
+
+def _check_filters(filters: Iterable[FilterFn], what: str) -> tuple[FilterFn, ...]:
+    checked = tuple(filters)
+    for candidate in checked:
+        if not callable(candidate):
+            raise ScheduleError(f"{what} must be callables of a datetime, got {candidate!r}")
+    return checked
+
+
+class Schedule(Timeline):
+    """Clocks merged into one timeline, with filters (see the module docstring).
+
+    - `clocks`: one or more `IntervalSchedule` / `CronSchedule` / `RRuleSchedule`, each with its
+      own `parameters` defaults that its runs carry.
+    - `filters`: keep a time only if all of these return True.
+    - `not_filters`: drop a time if any of these returns True.
+    """
+
+    kind = "schedule"
+
+    def __init__(
+        self,
+        clocks: Sequence[Clock],
+        filters: Iterable[FilterFn] = (),
+        not_filters: Iterable[FilterFn] = (),
+    ) -> None:
+        if isinstance(clocks, Clock):
+            clocks = [clocks]
+        self.clocks = tuple(clocks)
+        if not self.clocks:
+            raise ScheduleError("a Schedule needs at least one clock")
+        for clock in self.clocks:
+            if not isinstance(clock, Clock):
+                raise ScheduleError(
+                    f"clocks must be IntervalSchedule, CronSchedule or RRuleSchedule, got {clock!r}"
+                )
+        self.filters = _check_filters(filters, "filters")
+        self.not_filters = _check_filters(not_filters, "not_filters")
+
+    def _keeps(self, when: datetime) -> bool:
+        return all(test(when) for test in self.filters) and not any(
+            test(when) for test in self.not_filters
+        )
+
+    def iter_runs(self, after: datetime | None = None) -> Iterator[ScheduledTime]:
+        return self._runs(start_after(after))
+
+    def _runs(self, start: datetime) -> Iterator[ScheduledTime]:
+        merged = heapq.merge(
+            *(_tagged(clock, index, start) for index, clock in enumerate(self.clocks))
+        )
+        current: datetime | None = None
+        seen: list[dict[str, Any]] = []
+        rejected = 0
+        for when, _, clock in merged:
+            if not self._keeps(when.astimezone(clock.zone)):
+                rejected += 1
+                if rejected >= MAX_CONSECUTIVE_REJECTS:
+                    return
+                continue
+            rejected = 0
+            if when != current:
+                current, seen = when, []
+            if clock.parameters in seen:
+                continue
+            seen.append(clock.parameters)
+            yield ScheduledTime(when, dict(clock.parameters), clock)
+
+    def iter(self, after: datetime | None = None) -> Iterator[datetime]:
+        return _instants(self.iter_runs(after))
+
+    def describe(self) -> str:
+        text = "; ".join(clock.describe() for clock in self.clocks)
+        phrases = [_describe_filter(test) for test in self.filters]
+        phrases += [f"except {_describe_filter(test)}" for test in self.not_filters]
+        return ", ".join([text, *phrases])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "clocks": [clock.to_dict() for clock in self.clocks],
+            "filters": [_filter_dict(test) for test in self.filters],
+            "not_filters": [_filter_dict(test) for test in self.not_filters],
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Schedule):
+            return NotImplemented
+        return (self.clocks, self.filters, self.not_filters) == (
+            other.clocks,
+            other.filters,
+            other.not_filters,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.clocks)
+
+    def __repr__(self) -> str:
+        return f"Schedule({self.describe()!r})"
+
+
+def _instants(runs: Iterator[ScheduledTime]) -> Iterator[datetime]:
+    """Each run's instant once, for callers that only want times."""
+    last: datetime | None = None
+    for run in runs:
+        if run.when != last:
+            last = run.when
+            yield run.when
+
+
+def _describe_filter(test: FilterFn) -> str:
+    if isinstance(test, Filter):
+        return test.describe()
+    return f"where {getattr(test, '__name__', repr(test))}"
+
+
+def _filter_dict(test: FilterFn) -> dict[str, Any]:
+    if isinstance(test, Filter):
+        return test.to_dict()
+    raise ScheduleError(
+        f"filter {test!r} cannot be serialised: only the filters of proctor.schedules.filters can"
+    )
