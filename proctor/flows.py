@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from .client import api_url_from_env
-from .core.errors import FlowRunFailedError
+from .core.errors import FlowRunFailedError, TaskOptionError
 from .core.graph import FlowGraph
 from .core.hooks import Hooks
 from .core.parameters import FunctionParameters
@@ -68,6 +68,7 @@ class Flow(FlowGraph):
         executor: Executor | str | None = None,
         *,
         description: str = "",
+        schedule: Any = None,
         retries: int = 0,
         retry_delay: float | timedelta = 0,
         state_handlers: Any = None,
@@ -77,6 +78,12 @@ class Flow(FlowGraph):
         on_completion: Any = None,
     ) -> None:
         super().__init__(name, description=description)
+        if schedule is not None and not hasattr(schedule, "next_runs"):
+            raise TaskOptionError(
+                f"flow {name!r}: schedule={schedule!r} is not a schedule; use one from "
+                f"proctor.schedules, e.g. CronSchedule('0 9 * * *') or IntervalSchedule('15m')"
+            )
+        self.schedule = schedule
         if executor is not None:
             resolve_executor(executor)  # reject a bad name now, where it was written
         self.executor = executor
@@ -93,18 +100,34 @@ class Flow(FlowGraph):
         executor: Executor | str | None = None,
         observers: Iterable[RunObserver] = (),
         api_url: str | None = None,
+        run_on_schedule: bool | None = None,
+        max_scheduled_runs: int | None = None,
         **parameter_values: Any,
     ) -> State:
-        """Run the graph once; returns the flow-run State (its `result` maps handles to states).
+        """Run the graph; returns the flow-run State (its `result` maps handles to states).
 
         Parameters may be given as a dict or as keywords: `f.run(n=5)`. With `api_url` (or
-        `PROCTOR_API_URL`) the run is recorded to that server.
+        `PROCTOR_API_URL`) the run is recorded to that server. A flow with a `schedule` keeps
+        running at each scheduled time (until `max_scheduled_runs`, or forever) unless
+        `run_on_schedule=False`; the returned state is then the last run's.
         """
         values = {**(parameters or {}), **parameter_values}
         chosen = resolve_executor(executor if executor is not None else self.executor)
-        return _recorded(
-            api_url, observers, lambda obs: run_graph(self, values, chosen, obs, self.run_options)
-        )
+        self.validate_parameters(values)  # fail now, not at the first scheduled time
+
+        def once(extra: dict[str, Any]) -> State:
+            merged = {**extra, **values}
+            return _recorded(api_url, observers, lambda obs: run_graph(
+                self, merged, chosen, obs, self.run_options))
+
+        if self.schedule is None or run_on_schedule is False:
+            return once({})
+        from .engine.scheduled import ScheduledRunner
+
+        last = ScheduledRunner(self.schedule, once, name=self.name).run(max_scheduled_runs)
+        if last is None:
+            raise FlowRunFailedError(f"flow {self.name!r}: its schedule has no time left to run")
+        return last
 
 
 class FlowFunction:
