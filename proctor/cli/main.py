@@ -1,4 +1,4 @@
-"""The `proctor` command: `proctor run`, `proctor graph`, `proctor version`.
+"""The `proctor` command: `proctor run`, `proctor graph`, `proctor version`, `proctor server`.
 
 Declared as the console script `proctor = "proctor.cli.main:main"`; also runs as
 `python -m proctor.cli.main` (or `python -m proctor.cli`) where no script is installed.
@@ -12,6 +12,7 @@ import typer
 from .graph import graph_command
 from .run import run_command
 from .runs import app as runs_app
+from .server import server_app
 from .version import version_command
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.command("run")(run_command)
 app.command("graph")(graph_command)
 app.command("version")(version_command)
+app.add_typer(server_app, name="server")
 app.add_typer(runs_app, name="runs")
 
 

@@ -1,0 +1,133 @@
+"""`proctor server`: run the API server, and manage its database.
+
+    proctor server start [--host 127.0.0.1] [--port 4200]
+    proctor server db upgrade
+    proctor server db reset [--yes]
+
+The database is `PROCTOR_DATABASE_URL` (default: an SQLite file in `PROCTOR_HOME`). The server
+binds to 127.0.0.1 unless told otherwise: exposing it is a decision, made with `--host` (and
+`PROCTOR_API_KEY`). FastAPI, SQLAlchemy and uvicorn are imported inside the commands, so
+`proctor --help` does not pay for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .output import EXIT_FAILED
+
+if TYPE_CHECKING:
+    from ..server.db.engine import Database
+
+server_app = typer.Typer(
+    name="server",
+    help="Run the Proctor API server and manage its database.",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(name="db", help="Create, upgrade or reset the server's database.")
+server_app.add_typer(db_app, name="db")
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        metavar="URL",
+        help="sqlite:///path.db or postgresql://user@host/db. Default: $PROCTOR_DATABASE_URL, "
+        "else sqlite:///$PROCTOR_HOME/proctor.db.",
+        show_default=False,
+    ),
+]
+
+
+def _describe(url: str) -> str:
+    """The URL with its password hidden, for messages."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
+
+
+@contextmanager
+def _database(url: str | None) -> Iterator[Database]:
+    """The database named by `url` (default: the settings'), disposed at the end; a database
+    that cannot be opened or migrated ends the command with a message and exit code 1."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .. import settings
+    from ..server.db.engine import Database
+
+    url = url or settings.database_url()
+    try:
+        database = Database(url)
+        try:
+            yield database
+        finally:
+            database.dispose()
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        typer.echo(f"Error: database {_describe(url)}: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from exc
+
+
+@server_app.command("start")
+def start_command(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 exposes the server to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 4200,
+    database_url: DatabaseOption = None,
+    log_level: Annotated[
+        str, typer.Option(help="uvicorn's log level: critical, error, warning, info, debug.")
+    ] = "info",
+) -> None:
+    """Start the API server (migrating the database first) and serve until interrupted."""
+    import uvicorn
+
+    from ..server.api.app import create_app
+    from ..server.db import migrate
+
+    with _database(database_url) as database:
+        migrate.upgrade(database)
+        app = create_app(database.url)
+    shown_host = f"[{host}]" if ":" in host else host
+    typer.echo(f"Proctor server: http://{shown_host}:{port} (API docs at /docs)")
+    typer.echo(f"Database: {_describe(database.url)}")
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+
+
+@db_app.command("upgrade")
+def upgrade_command(database_url: DatabaseOption = None) -> None:
+    """Create the tables, or bring them up to this version of Proctor."""
+    from ..server.db import migrate
+
+    with _database(database_url) as database:
+        before = migrate.current_revision(database)
+        migrate.upgrade(database)
+        after = migrate.current_revision(database)
+    where = _describe(database.url)
+    if before == after:
+        typer.echo(f"{where} is up to date (revision {after}).")
+    else:
+        typer.echo(f"{where} upgraded from revision {before or 'none'} to {after}.")
+
+
+@db_app.command("reset")
+def reset_command(
+    database_url: DatabaseOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Drop every Proctor table and create them again, empty: all recorded runs are lost."""
+    from ..server.db import migrate
+
+    with _database(database_url) as database:
+        where = _describe(database.url)
+        if not yes:
+            typer.confirm(f"Delete every flow, run, state and log in {where}?", abort=True)
+        migrate.reset(database)
+    typer.echo(f"{where} was reset: all tables are empty.")

@@ -1,0 +1,1 @@
+"""The HTTP API: the app factory, schemas, dependencies, and one router per resource."""

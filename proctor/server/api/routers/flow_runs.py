@@ -1,0 +1,209 @@
+"""`/api/flow_runs`: create (idempotent), list and count with filters, read, change state, and
+read a run's state history, task runs and logs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm import Session
+
+from ....core.states import StateType
+from ...db import queries as q
+from .. import convert
+from ..deps import DB, FlowRunId, LogPageQuery, PageQuery
+from ..schemas import (
+    ID_PATTERN,
+    MAX_INT,
+    Count,
+    FlowRunCreate,
+    FlowRunRead,
+    LogRead,
+    Name,
+    Page,
+    StateChange,
+    StateRead,
+    TaskRunRead,
+    Timestamp,
+    TransitionRefused,
+)
+from ..transitions import record_state
+
+router = APIRouter(prefix="/api/flow_runs", tags=["flow runs"])
+
+OptionalId = Annotated[str | None, Query(pattern=ID_PATTERN)]
+
+
+def flow_run_filter(
+    flow_id: OptionalId = None,
+    flow_name: Annotated[Name | None, Query()] = None,
+    deployment_id: OptionalId = None,
+    state: Annotated[
+        list[StateType] | None, Query(description="Current state; repeat for any of several")
+    ] = None,
+    tag: Annotated[
+        list[Name] | None, Query(max_length=50, description="A tag; repeat: all must be on the run")
+    ] = None,
+    start_after: Annotated[
+        Timestamp | None,
+        Query(allow_inf_nan=False, description="Started at or after (not started: created)"),
+    ] = None,
+    start_before: Annotated[
+        Timestamp | None,
+        Query(allow_inf_nan=False, description="Started at or before (not started: created)"),
+    ] = None,
+) -> q.FlowRunFilter:
+    return q.FlowRunFilter(
+        flow_id=flow_id,
+        flow_name=flow_name,
+        deployment_id=deployment_id,
+        states=tuple(state or ()),
+        tags=tuple(tag or ()),
+        start_after=start_after,
+        start_before=start_before,
+    )
+
+
+RunFilter = Annotated[q.FlowRunFilter, Depends(flow_run_filter)]
+
+
+@router.post(
+    "",
+    response_model=FlowRunRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": FlowRunRead, "description": "The run existed (same id or key)"}},
+)
+def create_flow_run(body: FlowRunCreate, database: DB, response: Response) -> FlowRunRead:
+    """201 with the new run; 200 with the existing run when `id`, or `idempotency_key` for the
+    same flow, is already known. A `flow_name` that names no flow creates the flow."""
+
+    def work(session: Session) -> tuple[FlowRunRead, bool]:
+        run, created = q.create_flow_run(session, convert.flow_run_spec(body))
+        return convert.flow_run_read(run), created
+
+    run, created = database.transact(work)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return run
+
+
+@router.get("", response_model=Page[FlowRunRead])
+def list_flow_runs(
+    database: DB,
+    flt: RunFilter,
+    page: PageQuery,
+    sort: q.RunSort = q.RunSort.CREATED_DESC,
+) -> Page[FlowRunRead]:
+    """Newest first by default; every filter given must hold."""
+    with database.read() as session:
+        runs = q.list_flow_runs(session, flt, sort=sort, page=page)
+        items = [convert.flow_run_read(run) for run in runs]
+    return Page[FlowRunRead](items=items, limit=page.limit, offset=page.offset)
+
+
+@router.get("/count", response_model=Count)
+def count_flow_runs(database: DB, flt: RunFilter) -> Count:
+    """How many runs the same filters as the list match."""
+    with database.read() as session:
+        return Count(count=q.count_flow_runs(session, flt))
+
+
+@router.get("/{flow_run_id}", response_model=FlowRunRead)
+def read_flow_run(flow_run_id: FlowRunId, database: DB) -> FlowRunRead:
+    with database.read() as session:
+        return convert.flow_run_read(q.read_flow_run(session, flow_run_id))
+
+
+@router.post(
+    "/{flow_run_id}/state",
+    response_model=StateRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": StateRead, "description": "A state with this id was already recorded"},
+        409: {"model": TransitionRefused, "description": "Refused by an orchestration rule"},
+    },
+)
+def set_flow_run_state(
+    flow_run_id: FlowRunId, body: StateChange, database: DB, response: Response
+) -> StateRead:
+    """Move the run to a new state through the orchestration rules (409 when one refuses,
+    unless `force`, which is recorded on the state)."""
+    event = q.StateEvent(
+        flow_run_id=flow_run_id,
+        state=convert.state_spec(body.state),
+        force=body.force,
+        id=body.id,
+    )
+    return record_state(database, event, response)
+
+
+@router.get("/{flow_run_id}/states", response_model=list[StateRead])
+def read_flow_run_states(flow_run_id: FlowRunId, database: DB) -> list[StateRead]:
+    """The run's own states (not its task runs'), oldest first."""
+    with database.read() as session:
+        rows = q.read_states(session, flow_run_id=flow_run_id)
+        return [convert.state_read(q.state_row_of(row)) for row in rows]
+
+
+@router.get("/{flow_run_id}/task_runs", response_model=Page[TaskRunRead])
+def list_task_runs(flow_run_id: FlowRunId, database: DB, page: PageQuery) -> Page[TaskRunRead]:
+    """The run's task runs in the order they were created."""
+    with database.read() as session:
+        runs = q.list_task_runs(session, flow_run_id, page=page)
+        items = [convert.task_run_read(run) for run in runs]
+    return Page[TaskRunRead](items=items, limit=page.limit, offset=page.offset)
+
+
+_LEVEL_NAMES = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+def parse_level(value: str | None) -> int | None:
+    """A minimum log level given as a number ("20") or a name ("info", "WARNING")."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit() and len(text) <= 10 and int(text) <= MAX_INT:
+        return int(text)
+    level = _LEVEL_NAMES.get(text.upper())
+    if level is None:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "level"),
+                    "msg": "level must be a number (0 to 2147483647) or one of "
+                    + ", ".join(sorted(_LEVEL_NAMES)),
+                    "type": "value_error",
+                }
+            ]
+        )
+    return level
+
+
+@router.get("/{flow_run_id}/logs", response_model=Page[LogRead])
+def list_logs(
+    flow_run_id: FlowRunId,
+    database: DB,
+    page: LogPageQuery,
+    level: Annotated[
+        str | None, Query(max_length=16, description="Minimum level: a number or a name")
+    ] = None,
+    task_run_id: OptionalId = None,
+    after: Annotated[
+        Timestamp | None, Query(allow_inf_nan=False, description="Only lines stamped later")
+    ] = None,
+    search: Annotated[
+        Name | None, Query(description="Only lines whose message holds this (any case)")
+    ] = None,
+) -> Page[LogRead]:
+    """The run's log lines, oldest first."""
+    flt = q.LogFilter(
+        flow_run_id=flow_run_id,
+        min_level=parse_level(level),
+        task_run_id=task_run_id,
+        after=after,
+        search=search,
+    )
+    with database.read() as session:
+        items = [convert.log_read(record) for record in q.list_logs(session, flt, page=page)]
+    return Page[LogRead](items=items, limit=page.limit, offset=page.offset)

@@ -1,0 +1,292 @@
+"""Request and response bodies of the API (`*Create` in, `*Read` out), apart from the tables.
+
+Validation here is the server's first defence: everything a database could choke on is refused
+with a 422 before it reaches one. Ids must be 32 lower-case hex digits; numbers must be finite
+and fit their columns; text must be encodable UTF-8 without NUL characters (PostgreSQL's text
+and JSONB types cannot store NUL); free-form JSON (parameters) is checked the same way, all the
+way down.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+
+from ...core.states import StateType
+
+#: What every id looks like: a UUID-4 as 32 lower-case hex digits.
+ID_PATTERN = r"^[0-9a-f]{32}$"
+#: The most items one batch may carry (task runs, states and logs together).
+MAX_BATCH_ITEMS = 10_000
+#: Longest free text (messages, descriptions), in characters.
+MAX_TEXT = 1_000_000
+#: Largest value of an integer column (PostgreSQL INTEGER).
+MAX_INT = 2**31 - 1
+#: How deep a JSON value may nest.
+MAX_JSON_DEPTH = 32
+#: Most tags on one flow, run or task run.
+MAX_TAGS = 100
+
+
+def check_text(value: str) -> str:
+    """Refuse text that a database cannot store: NUL characters and unpaired surrogates."""
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL (\\u0000) characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text must be valid Unicode (no unpaired surrogates)") from exc
+    return value
+
+
+def check_json(value: Any, depth: int = 0) -> Any:
+    """Refuse JSON that a database cannot store or give back unchanged: non-finite numbers,
+    bad text (in keys too), nesting deeper than `MAX_JSON_DEPTH`."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nests deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("JSON numbers must be finite (no NaN or Infinity)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_json(item, depth + 1)
+    return value
+
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(check_text)]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterValidator(check_text)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(check_text)]
+LoggerName = Annotated[str, StringConstraints(max_length=255), AfterValidator(check_text)]
+Tags = Annotated[list[Name], Field(max_length=MAX_TAGS)]
+Timestamp = Annotated[float, Field(allow_inf_nan=False)]
+SmallInt = Annotated[int, Field(ge=0, le=MAX_INT)]
+Parameters = Annotated[dict[str, Any], AfterValidator(check_json)]
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list."""
+
+    items: list[T]
+    limit: int
+    offset: int
+
+
+class Count(BaseModel):
+    count: int
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    version: str
+
+
+# -- states -------------------------------------------------------------------------------------
+class StateIn(BaseModel):
+    """A proposed state. `timestamp` defaults to the server's clock, `name` to the type's name."""
+
+    type: StateType
+    name: Name | None = None
+    message: Text = ""
+    timestamp: Timestamp | None = None
+    started_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
+
+
+class StateChange(BaseModel):
+    """A request to move a run to `state`; `force` skips the orchestration rules (recorded).
+
+    `id` (optional) makes the request idempotent: a second request with the same id returns the
+    state the first one recorded (200) instead of recording another.
+    """
+
+    state: StateIn
+    force: bool = False
+    id: Id | None = None
+
+
+class StateRead(BaseModel):
+    id: str
+    type: StateType
+    name: str
+    message: str
+    timestamp: float
+    started_at: float | None
+    ended_at: float | None
+    flow_run_id: str
+    task_run_id: str | None
+    forced: bool
+
+
+class TransitionRefused(BaseModel):
+    """Why a state change was refused (the `detail` of a 409)."""
+
+    reason: str
+    rule: str
+
+
+# -- flows --------------------------------------------------------------------------------------
+class FlowCreate(BaseModel):
+    """A flow to create, or to find by name (description and tags given replace the stored)."""
+
+    name: Name
+    description: Text | None = None
+    tags: Tags | None = None
+    id: Id | None = None
+
+
+class FlowRead(BaseModel):
+    id: str
+    name: str
+    description: str
+    tags: list[str]
+    created_at: float
+
+
+# -- flow runs ----------------------------------------------------------------------------------
+class FlowRunCreate(BaseModel):
+    """A flow run to create; name its flow by `flow_id`, or by `flow_name` (created if new)."""
+
+    id: Id | None = None
+    flow_id: Id | None = None
+    flow_name: Name | None = None
+    name: Name | None = None
+    parameters: Parameters = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=list)
+    idempotency_key: Name | None = None
+    deployment_id: Id | None = None
+    state: StateIn | None = None
+
+    @model_validator(mode="after")
+    def _names_a_flow(self) -> FlowRunCreate:
+        if self.flow_id is None and self.flow_name is None:
+            raise ValueError("give flow_id or flow_name")
+        return self
+
+
+class FlowRunRead(BaseModel):
+    id: str
+    flow_id: str
+    flow_name: str
+    name: str
+    parameters: dict[str, Any]
+    tags: list[str]
+    deployment_id: str | None
+    idempotency_key: str | None
+    state: StateRead | None
+    state_type: StateType | None
+    start_time: float | None
+    end_time: float | None
+    created_at: float
+    updated_at: float
+
+
+# -- task runs ----------------------------------------------------------------------------------
+class TaskRunCreate(BaseModel):
+    """A task run to create inside an existing flow run."""
+
+    id: Id | None = None
+    flow_run_id: Id
+    task_key: Key
+    task_name: Name
+    map_index: SmallInt | None = None
+    tags: Tags = Field(default_factory=list)
+    state: StateIn | None = None
+
+
+class TaskRunRead(BaseModel):
+    id: str
+    flow_run_id: str
+    task_key: str
+    task_name: str
+    map_index: int | None
+    tags: list[str]
+    state: StateRead | None
+    state_type: StateType | None
+    start_time: float | None
+    end_time: float | None
+    attempts: int
+    created_at: float
+
+
+# -- logs ---------------------------------------------------------------------------------------
+class LogRead(BaseModel):
+    id: str
+    flow_run_id: str
+    task_run_id: str | None
+    level: int
+    level_name: str
+    logger: str
+    message: str
+    timestamp: float
+
+
+# -- the batch ----------------------------------------------------------------------------------
+class BatchTaskRun(BaseModel):
+    """A task run to create (skipped when its id exists)."""
+
+    id: Id
+    flow_run_id: Id
+    task_key: Key
+    task_name: Name
+    map_index: SmallInt | None = None
+    tags: Tags = Field(default_factory=list)
+
+
+class BatchState(BaseModel):
+    """A state change of a task run (`task_run_id` set) or of the flow run."""
+
+    id: Id
+    flow_run_id: Id
+    task_run_id: Id | None = None
+    state: StateIn
+    force: bool = False
+
+
+class BatchLog(BaseModel):
+    """A log line (skipped when its id exists)."""
+
+    id: Id
+    flow_run_id: Id
+    task_run_id: Id | None = None
+    level: SmallInt
+    logger: LoggerName = ""
+    message: Text
+    timestamp: Timestamp
+
+
+class BatchIn(BaseModel):
+    """Task runs, state changes and log lines, applied in that order; at most 10,000 items."""
+
+    task_runs: Annotated[list[BatchTaskRun], Field(max_length=MAX_BATCH_ITEMS)] = []
+    states: Annotated[list[BatchState], Field(max_length=MAX_BATCH_ITEMS)] = []
+    logs: Annotated[list[BatchLog], Field(max_length=MAX_BATCH_ITEMS)] = []
+
+    @model_validator(mode="after")
+    def _not_too_many(self) -> BatchIn:
+        total = len(self.task_runs) + len(self.states) + len(self.logs)
+        if total > MAX_BATCH_ITEMS:
+            raise ValueError(f"a batch holds at most {MAX_BATCH_ITEMS} items, not {total}")
+        return self
+
+
+class RejectedItem(BaseModel):
+    id: str
+    reason: str
+    rule: str | None = None
+
+
+class BatchOut(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedItem]

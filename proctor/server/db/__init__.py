@@ -1,0 +1,1 @@
+"""The server's storage: tables, engine and transactions, migrations, and query verbs."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the server's database; applied with `proctor.server.db.migrate`."""

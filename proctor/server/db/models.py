@@ -1,0 +1,283 @@
+"""The server's tables, declared once with SQLAlchemy 2 (the Alembic migrations create them).
+
+Design choices, and why:
+
+- Ids are 32 lower-case hex characters chosen by the client, so a retried create finds the row the
+  first attempt made instead of adding a second one.
+- Timestamps are epoch seconds in DOUBLE columns, as in the API: no time-zone conversion on the way
+  in or out, and the same values on SQLite and PostgreSQL.
+- `flow_runs` and `task_runs` carry their current state (type, name, message, times, id) next to
+  the run, so listing runs never reads the `states` history. `states` keeps every transition,
+  with `forced` set when an operator overrode the orchestration rules.
+- Tags and labels are JSON lists; on PostgreSQL they are JSONB so a tag filter is one containment
+  test. Parameters stay plain JSON so their key order is kept as the client sent it.
+- `flow_runs.deployment_id` is not a foreign key: run history outlives the deployment that made
+  it, and the recorder may report runs of deployments this server never saw.
+- Concurrency slots are rows of `concurrency_slots` (tag, task_run_id): taking a slot is one
+  INSERT checked against a COUNT in the same write transaction, the primary key stops a run from
+  taking the same slot twice, and deleting a run frees its slots by cascade.
+- Indexes follow the run list's filters (flow + created, state + created, start time, created),
+  the agent's poll (queue + state + expected start) and the per-run reads (states, task runs,
+  logs by run and time).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Length of every id column: a UUID-4 as 32 hex digits.
+ID_LENGTH = 32
+#: Longest name (flow, run, task, logger, queue, tag...).
+NAME_LENGTH = 255
+#: Longest task key (a dotted path plus a map suffix can be long).
+KEY_LENGTH = 1024
+#: Longest state type name (TRIGGER_FAILED is 14).
+STATE_TYPE_LENGTH = 32
+
+#: Constraint names that are the same on every database, so migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: A JSON list that PostgreSQL stores as JSONB (for containment tests on tags and labels).
+JSONList = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _id(**kwargs: Any) -> Mapped[Any]:
+    return mapped_column(String(ID_LENGTH), **kwargs)
+
+
+def _run_fk(table: str, *, nullable: bool) -> Mapped[Any]:
+    return mapped_column(
+        String(ID_LENGTH), ForeignKey(f"{table}.id", ondelete="CASCADE"), nullable=nullable
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Flow(Base):
+    """A flow, known by its unique name."""
+
+    __tablename__ = "flows"
+
+    id: Mapped[str] = _id(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    description: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSONList)
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class CurrentState:
+    """The columns that mirror a run's latest state, so reads never join the history."""
+
+    state_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    state_type: Mapped[str | None] = mapped_column(String(STATE_TYPE_LENGTH))
+    state_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    state_message: Mapped[str | None] = mapped_column(Text)
+    state_timestamp: Mapped[float | None] = mapped_column(Double)
+    state_started_at: Mapped[float | None] = mapped_column(Double)
+    state_ended_at: Mapped[float | None] = mapped_column(Double)
+    state_forced: Mapped[bool | None] = mapped_column(Boolean)
+    start_time: Mapped[float | None] = mapped_column(Double)
+    end_time: Mapped[float | None] = mapped_column(Double)
+
+
+class FlowRun(CurrentState, Base):
+    """One run of a flow, with its parameters and its current state."""
+
+    __tablename__ = "flow_runs"
+    __table_args__ = (
+        UniqueConstraint("flow_id", "idempotency_key"),
+        Index(None, "flow_id", "created_at"),
+        Index(None, "state_type", "created_at"),
+        Index(None, "start_time"),
+        Index(None, "created_at"),
+        Index(None, "deployment_id"),
+        Index(None, "work_queue_name", "state_type", "expected_start_time"),
+    )
+
+    id: Mapped[str] = _id(primary_key=True)
+    flow_id: Mapped[str] = _run_fk("flows", nullable=False)
+    flow_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tags: Mapped[list[str]] = mapped_column(JSONList)
+    deployment_id: Mapped[str | None] = _id()
+    idempotency_key: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    #: Set by whoever schedules the run (deployments): the queue an agent takes it from.
+    work_queue_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    #: When a scheduled run is due (epoch seconds); agents poll on it.
+    expected_start_time: Mapped[float | None] = mapped_column(Double)
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class TaskRun(CurrentState, Base):
+    """One run of one task (one element of a map) inside a flow run."""
+
+    __tablename__ = "task_runs"
+    __table_args__ = (
+        Index(None, "flow_run_id", "created_at"),
+        Index(None, "state_type"),
+    )
+
+    id: Mapped[str] = _id(primary_key=True)
+    flow_run_id: Mapped[str] = _run_fk("flow_runs", nullable=False)
+    task_key: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    task_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    map_index: Mapped[int | None] = mapped_column(Integer)
+    tags: Mapped[list[str]] = mapped_column(JSONList)
+    #: How many times the task run entered RUNNING.
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class StateRecord(Base):
+    """One transition of a flow run (task_run_id null) or of a task run: the full history."""
+
+    __tablename__ = "states"
+    __table_args__ = (
+        Index(None, "flow_run_id", "timestamp"),
+        Index(None, "task_run_id", "timestamp"),
+    )
+
+    id: Mapped[str] = _id(primary_key=True)
+    flow_run_id: Mapped[str] = _run_fk("flow_runs", nullable=False)
+    task_run_id: Mapped[str | None] = _run_fk("task_runs", nullable=True)
+    type: Mapped[str] = mapped_column(String(STATE_TYPE_LENGTH))
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    message: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[float] = mapped_column(Double)
+    started_at: Mapped[float | None] = mapped_column(Double)
+    ended_at: Mapped[float | None] = mapped_column(Double)
+    forced: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class LogRecord(Base):
+    """One log line of a flow run, or of one of its task runs."""
+
+    __tablename__ = "logs"
+    __table_args__ = (
+        Index(None, "flow_run_id", "timestamp"),
+        Index(None, "task_run_id"),
+    )
+
+    id: Mapped[str] = _id(primary_key=True)
+    flow_run_id: Mapped[str] = _run_fk("flow_runs", nullable=False)
+    task_run_id: Mapped[str | None] = _run_fk("task_runs", nullable=True)
+    level: Mapped[int] = mapped_column(Integer)
+    logger: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    message: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[float] = mapped_column(Double)
+
+
+class Deployment(Base):
+    """A flow made runnable by agents: where its code is, its parameters and schedule."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        UniqueConstraint("flow_id", "name"),
+        Index(None, "work_queue_name"),
+    )
+
+    id: Mapped[str] = _id(primary_key=True)
+    flow_id: Mapped[str] = _run_fk("flows", nullable=False)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    description: Mapped[str] = mapped_column(Text)
+    #: Where an agent finds the flow: `path/to/file.py:flow_name`.
+    entrypoint: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The schedule as its JSON description (interval or cron), null for none.
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    work_queue_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    tags: Mapped[list[str]] = mapped_column(JSONList)
+    paused: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class WorkQueue(Base):
+    """A named queue of flow runs that agents poll."""
+
+    __tablename__ = "work_queues"
+
+    id: Mapped[str] = _id(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    description: Mapped[str] = mapped_column(Text)
+    paused: Mapped[bool] = mapped_column(Boolean)
+    #: At most this many of its runs at once; null for no limit.
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class Agent(Base):
+    """A process that polls a work queue and runs what it claims; known by its heartbeats."""
+
+    __tablename__ = "agents"
+    __table_args__ = (Index(None, "work_queue_name"),)
+
+    id: Mapped[str] = _id(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    work_queue_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    labels: Mapped[list[str]] = mapped_column(JSONList)
+    last_heartbeat: Mapped[float | None] = mapped_column(Double)
+    status: Mapped[str] = mapped_column(String(STATE_TYPE_LENGTH))
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class ConcurrencyLimit(Base):
+    """At most `slot_limit` task runs carrying `tag` may run at once."""
+
+    __tablename__ = "concurrency_limits"
+
+    id: Mapped[str] = _id(primary_key=True)
+    tag: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    slot_limit: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class ConcurrencySlot(Base):
+    """A slot of a concurrency limit held by a task run."""
+
+    __tablename__ = "concurrency_slots"
+    __table_args__ = (Index(None, "task_run_id"),)
+
+    tag: Mapped[str] = mapped_column(
+        String(NAME_LENGTH),
+        ForeignKey("concurrency_limits.tag", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    task_run_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("task_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    acquired_at: Mapped[float] = mapped_column(Double)
+
+
+#: Every table the migrations must create (checked by the tests).
+TABLE_NAMES = tuple(sorted(Base.metadata.tables))

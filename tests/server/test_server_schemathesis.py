@@ -1,0 +1,93 @@
+"""Property-based fuzzing of every route from the app's own OpenAPI schema: no request, valid or
+not, may get a 5xx answer.
+
+Schemathesis generates both valid requests (positive) and requests that break the schema
+(negative) for each operation, on each backend. The number of examples is bounded, and the
+generation is deterministic, so the run is quick and a failure reproduces.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis", reason="install the dev extra")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+from schemathesis import GenerationMode  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+
+from proctor.server.api.app import create_app  # noqa: E402
+
+EXAMPLES = 25
+
+
+def _schema() -> schemathesis.BaseSchema:
+    """The app's schema; it is the same whatever the database, so an app over an in-memory
+    database (never used for the requests below) serves it."""
+    loaded = schemathesis.openapi.from_asgi("/openapi.json", create_app("sqlite://"))
+    loaded.config.generation.update(
+        modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+        max_examples=EXAMPLES,
+        deterministic=True,
+    )
+    return loaded
+
+
+schema = _schema()
+
+
+KNOWN_IDS = {"flow_run_id": "ab" * 16, "task_run_id": "cd" * 16}
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _aim_at_known_rows(case) -> None:
+    """Point about half of the generated run ids (those ending in an even digit) at the run and
+    task run the database holds, so fuzzed states, logs and filters reach real rows instead of
+    stopping at 404."""
+
+    def retarget(mapping) -> None:
+        if not isinstance(mapping, dict):
+            return
+        for key, known in KNOWN_IDS.items():
+            value = mapping.get(key)
+            if isinstance(value, str) and _ID.match(value) and int(value[-1], 16) % 2 == 0:
+                mapping[key] = known
+
+    retarget(case.path_parameters)
+    retarget(case.query)
+    retarget(case.body)
+    if isinstance(case.body, dict):
+        for items in case.body.values():
+            for item in items if isinstance(items, list) else ():
+                retarget(item)
+
+
+@pytest.fixture
+def known_rows(client):
+    run = client.post(
+        "/api/flow_runs",
+        json={"id": KNOWN_IDS["flow_run_id"], "flow_name": "etl", "state": {"type": "RUNNING"}},
+    )
+    task = client.post(
+        "/api/task_runs",
+        json={"id": KNOWN_IDS["task_run_id"], "flow_run_id": KNOWN_IDS["flow_run_id"],
+              "task_key": "t", "task_name": "t"},
+    )
+    assert (run.status_code, task.status_code) == (201, 201)
+
+
+@pytest.mark.timeout(300)
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_request_gets_a_server_error(case, client, known_rows):
+    """Each generated request goes to the app over the backend under test (`client`)."""
+    _aim_at_known_rows(case)
+    case.call_and_validate(app=client.app, checks=[not_a_server_error])
