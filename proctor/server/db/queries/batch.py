@@ -64,7 +64,7 @@ def _create_task_runs(session: Session, batch: Batch, tally: _Tally, now: float)
             rows.append(row)
             seen.add(str(row["id"]))
     if rows:
-        session.execute(insert(TaskRun), rows)
+        session.execute(insert(TaskRun.__table__), rows)  # Core: no per-row ORM work
         tally.accepted += len(rows)
 
 
@@ -121,5 +121,5 @@ def _write_logs(session: Session, batch: Batch, tally: _Tally) -> None:
             rows.append(log_row(log))
             seen.add(log.id)
     if rows:
-        session.execute(insert(LogRecord), rows)
+        session.execute(insert(LogRecord.__table__), rows)
         tally.accepted += len(rows)

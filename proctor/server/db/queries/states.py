@@ -225,7 +225,7 @@ class StateApplier:
         """Insert the recorded rows (one bulk INSERT) and write the runs' new current state."""
         self._session.flush()  # runs created earlier in this transaction exist before their states
         if self._rows:
-            self._session.execute(insert(StateRecord), self._rows)
+            self._session.execute(insert(StateRecord.__table__), self._rows)
         written = len(self._rows)
         self._rows = []
         return written
