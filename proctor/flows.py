@@ -102,6 +102,7 @@ class Flow(FlowGraph):
         api_url: str | None = None,
         run_on_schedule: bool | None = None,
         max_scheduled_runs: int | None = None,
+        flow_run_id: str | None = None,
         **parameter_values: Any,
     ) -> State:
         """Run the graph; returns the flow-run State (its `result` maps handles to states).
@@ -118,7 +119,7 @@ class Flow(FlowGraph):
         def once(extra: dict[str, Any]) -> State:
             merged = {**extra, **values}
             return _recorded(api_url, observers, lambda obs: run_graph(
-                self, merged, chosen, obs, self.run_options))
+                self, merged, chosen, obs, self.run_options, flow_run_id))
 
         if self.schedule is None or run_on_schedule is False:
             return once({})
@@ -183,19 +184,22 @@ class FlowFunction:
         executor: Executor | str | None = None,
         observers: Iterable[RunObserver] = (),
         api_url: str | None = None,
+        flow_run_id: str | None = None,
     ) -> State:
         """Run the flow with `parameters` (a dict), on `executor`, reporting to `observers`
-        (and to the server at `api_url` or `PROCTOR_API_URL`)."""
+        (and to the server at `api_url` or `PROCTOR_API_URL`); `flow_run_id` names a run that
+        already exists on the server (what an agent passes)."""
         values = self.parameters.validate((), dict(parameters or {}))
-        return self._run(values, executor, observers, api_url)
+        return self._run(values, executor, observers, api_url, flow_run_id)
 
     def _run(
         self, values: dict[str, Any], executor: Executor | str | None,
-        observers: Iterable[RunObserver], api_url: str | None,
+        observers: Iterable[RunObserver], api_url: str | None, flow_run_id: str | None = None,
     ) -> State:
         chosen = resolve_executor(executor if executor is not None else self.executor)
         return _recorded(api_url, observers, lambda obs: run_function(
-            self.name, self.fn, values, chosen, obs, self.run_options, owner=self
+            self.name, self.fn, values, chosen, obs, self.run_options, owner=self,
+            flow_run_id=flow_run_id,
         ))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -51,6 +51,7 @@ def run_graph(
     executor: Executor,
     observers: Iterable[RunObserver] = (),
     options: FlowRunOptions | None = None,
+    flow_run_id: str | None = None,
 ) -> State:
     """Run every node of `graph`; the state's result maps each node to its final state."""
     values = graph.validate_parameters(parameters)
@@ -73,7 +74,7 @@ def run_graph(
             obs.flow_run_finished(run, state)
         return state
 
-    return _run_attempts(graph, graph.name, values, observers, options, attempt)
+    return _run_attempts(graph, graph.name, values, observers, options, attempt, flow_run_id)
 
 
 def run_function(
@@ -84,6 +85,7 @@ def run_function(
     observers: Iterable[RunObserver] = (),
     options: FlowRunOptions | None = None,
     owner: Any = None,
+    flow_run_id: str | None = None,
 ) -> State:
     """Run a `@flow` body with its (validated) parameters; the state's result is its return."""
     observers = list(observers)
@@ -121,7 +123,7 @@ def run_function(
             obs.flow_run_finished(run, state)
         return state
 
-    return _run_attempts(owner, name, parameters, observers, options, attempt)
+    return _run_attempts(owner, name, parameters, observers, options, attempt, flow_run_id)
 
 
 def _run_attempts(
@@ -131,12 +133,17 @@ def _run_attempts(
     observers: list[RunObserver],
     options: FlowRunOptions | None,
     attempt: Callable[[FlowRunContext], State],
+    flow_run_id: str | None = None,
 ) -> State:
-    """Run attempts of one flow run until one is final, telling everyone each transition."""
+    """Run attempts of one flow run until one is final, telling everyone each transition.
+
+    `flow_run_id` is given when the run already exists elsewhere (an agent running a run the
+    server scheduled); otherwise a new id is chosen.
+    """
     options = options or FlowRunOptions()
     policy, hooks = options.retry_policy, options.hooks
     configure_console()
-    ctx = FlowRunContext(new_id(), name, parameters)
+    ctx = FlowRunContext(flow_run_id or new_id(), name, parameters)
     token = FLOW_RUN.set(ctx)
     try:
         old: State = Pending()
