@@ -29,20 +29,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _recorded(
-    api_url: str | None, observers: Iterable[RunObserver], run: Callable[[list], State]
+    api_url: str | None, observers: Iterable[RunObserver], run: Callable[[list, Any], State]
 ) -> State:
-    """Run with the observers, plus a server recorder when `api_url` or PROCTOR_API_URL is set.
+    """Run with the observers, plus a server recorder when `api_url` or PROCTOR_API_URL is set
+    (and the server's concurrency limits as the engine's gate).
 
     The recorder is closed (its events flushed, up to its timeout) before the state returns.
     """
     url = api_url or api_url_from_env()
     if not url:
-        return run(list(observers))
+        return run(list(observers), None)
     from .recording.api import ApiRecorder
+    from .recording.slots import ServerConcurrencyGate
 
     recorder = ApiRecorder(url)
     try:
-        return run([*observers, recorder])
+        return run([*observers, recorder], ServerConcurrencyGate(recorder.client))
     finally:
         recorder.close()
 
@@ -118,8 +120,8 @@ class Flow(FlowGraph):
 
         def once(extra: dict[str, Any]) -> State:
             merged = {**extra, **values}
-            return _recorded(api_url, observers, lambda obs: run_graph(
-                self, merged, chosen, obs, self.run_options, flow_run_id))
+            return _recorded(api_url, observers, lambda obs, gate: run_graph(
+                self, merged, chosen, obs, self.run_options, flow_run_id, gate))
 
         if self.schedule is None or run_on_schedule is False:
             return once({})
@@ -129,6 +131,13 @@ class Flow(FlowGraph):
         if last is None:
             raise FlowRunFailedError(f"flow {self.name!r}: its schedule has no time left to run")
         return last
+
+    def deploy(self, name: str, **options: Any) -> dict[str, Any]:
+        """Create or update the server deployment `name` of this flow, so agents can run it
+        on a schedule or on demand; options and rules in `proctor.deploy.deploy`."""
+        from .deploy import deploy
+
+        return deploy(self, name, **options)
 
 
 class FlowFunction:
@@ -197,9 +206,9 @@ class FlowFunction:
         observers: Iterable[RunObserver], api_url: str | None, flow_run_id: str | None = None,
     ) -> State:
         chosen = resolve_executor(executor if executor is not None else self.executor)
-        return _recorded(api_url, observers, lambda obs: run_function(
+        return _recorded(api_url, observers, lambda obs, gate: run_function(
             self.name, self.fn, values, chosen, obs, self.run_options, owner=self,
-            flow_run_id=flow_run_id,
+            flow_run_id=flow_run_id, gate=gate,
         ))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -223,6 +232,13 @@ class FlowFunction:
                 f"{', '.join(sorted(self._options))}"
             )
         return FlowFunction(self.fn, **{**self._options, **options})
+
+    def deploy(self, name: str, **options: Any) -> dict[str, Any]:
+        """Create or update the server deployment `name` of this flow, so agents can run it
+        on a schedule or on demand; options and rules in `proctor.deploy.deploy`."""
+        from .deploy import deploy
+
+        return deploy(self, name, **options)
 
     def __repr__(self) -> str:
         return f"<flow {self.name!r}>"

@@ -52,6 +52,7 @@ def run_graph(
     observers: Iterable[RunObserver] = (),
     options: FlowRunOptions | None = None,
     flow_run_id: str | None = None,
+    gate: Any = None,
 ) -> State:
     """Run every node of `graph`; the state's result maps each node to its final state."""
     values = graph.validate_parameters(parameters)
@@ -59,7 +60,7 @@ def run_graph(
     observers = list(observers)
 
     def attempt(ctx: FlowRunContext) -> State:
-        run = GraphRun(ctx.flow_run_id, graph.name, executor, values, observers)
+        run = GraphRun(ctx.flow_run_id, graph.name, executor, values, observers, gate=gate)
         started = time.time()
         for obs in observers:
             obs.flow_run_started(run, order)
@@ -86,12 +87,13 @@ def run_function(
     options: FlowRunOptions | None = None,
     owner: Any = None,
     flow_run_id: str | None = None,
+    gate: Any = None,
 ) -> State:
     """Run a `@flow` body with its (validated) parameters; the state's result is its return."""
     observers = list(observers)
 
     def attempt(ctx: FlowRunContext) -> State:
-        run = GraphRun(ctx.flow_run_id, name, executor, parameters, observers)
+        run = GraphRun(ctx.flow_run_id, name, executor, parameters, observers, gate=gate)
         graph = FlowGraph(name)
         sink = DynamicSink(graph, run)
         sink_token = CALL_SINK.set(sink)

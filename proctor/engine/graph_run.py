@@ -102,6 +102,10 @@ class GraphRun:
     #: attempts handed to the executor at once; the rest wait in `deferred` (bounded memory:
     #: a pending executor future costs several times what a waiting spec does)
     max_in_flight: int = 1024
+    #: Optional limiter of concurrent task runs by tag (e.g. slots handed out by a server):
+    #: `acquire(ctx, tags) -> bool`, `release(ctx)`, `retry_after` seconds. Only tagged tasks
+    #: ask it; a refused attempt waits on the timer heap and asks again.
+    gate: Any = None
     _retrying: dict = field(default_factory=dict)
     _runner: Callable = run_task
     _tiebreak: Any = field(default_factory=itertools.count)
@@ -245,6 +249,11 @@ class GraphRun:
         self._dispatch(node, TaskRunSpec(node.task, args, kwargs, self._context(node, index)))
 
     def _dispatch(self, node: Node, spec: TaskRunSpec) -> None:
+        gate = self.gate
+        if gate is not None and node.task.tags and not gate.acquire(spec.context, node.task.tags):
+            due = time.time() + gate.retry_after
+            heapq.heappush(self.timers, (due, next(self._tiebreak), node, spec))
+            return
         if self.outstanding >= self.max_in_flight:
             self.deferred.append((node, spec))
             return
@@ -311,6 +320,8 @@ class GraphRun:
         """
         ctx = spec.context
         task = node.task
+        if self.gate is not None and task.tags:
+            self.gate.release(ctx)
         policy = task.retry_policy
         hooks = task.hooks
         if not (policy.max_retries or hooks or self.observers):  # the common, cheap path

@@ -292,3 +292,56 @@ def test_process_executor_rejects_unknown_start_method():
 
     with pytest.raises(ExecutorError, match="this platform offers"):
         ProcessExecutor(1, start_method="teleport")
+
+
+def test_gate_limits_concurrent_tagged_task_runs():
+    """The engine asks its gate before starting a tagged task; a refused one waits its turn."""
+    import threading
+    import time as _time
+
+    from proctor.executors import ThreadExecutor
+
+    class OneAtATime:
+        retry_after = 0.01
+
+        def __init__(self):
+            self.holder = None
+            self.asked = 0
+
+        def acquire(self, ctx, tags):
+            self.asked += 1
+            if self.holder is None:
+                self.holder = ctx.id
+                return True
+            return False
+
+        def release(self, ctx):
+            if self.holder == ctx.id:
+                self.holder = None
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    @task(tags=["db"])
+    def query(i):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        _time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        return i
+
+    @task
+    def untagged(i):
+        return i
+
+    from proctor.engine.flow_run import run_graph
+
+    with Flow("gated") as f:
+        out = query.map(list(range(6)))
+        free = untagged.map(list(range(3)))
+    gate = OneAtATime()
+    state = run_graph(f, {}, ThreadExecutor(4), gate=gate)
+    assert state.result[out].result == list(range(6))
+    assert state.result[free].result == [0, 1, 2]
+    assert peak[0] == 1 and gate.asked > 6  # some were refused and asked again
