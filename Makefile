@@ -17,12 +17,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/proctor run examples/00_etl.py:flow
-	$(BIN)/proctor run examples/01_parallel.py:flow --executor threads:4
-	$(BIN)/proctor run examples/02_parameters.py:etl --param n=7
-	@# step 3 ends Failed on purpose (exit code 1): the '-' lets `make run` go on
-	-$(BIN)/proctor run examples/03_errors_and_triggers.py:flow
-	-$(BIN)/proctor run examples/04_hooks.py:flow
+	$(BIN)/proctor dev
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -63,6 +63,12 @@ class ProctorClient:
 
     # -- plumbing -------------------------------------------------------------------------------
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The decoded answer of one call (JSON, text, or None for an empty body)."""
+        return self.request_with_status(method, path, **kwargs)[1]
+
+    def request_with_status(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        """The status and the decoded answer: for routes where 201 and 200 mean different
+        things (a deployment created or updated)."""
         try:
             response = self._http.request(method, path, **kwargs)
         except self._transport_errors as exc:
@@ -76,9 +82,10 @@ class ProctorClient:
                 detail = response.text
             raise ApiError(response.status_code, detail, method, path)
         if not response.content:
-            return None
+            return response.status_code, None
         ctype = response.headers.get("content-type", "")
-        return response.json() if "json" in ctype else response.text
+        body = response.json() if "json" in ctype else response.text
+        return response.status_code, body
 
     # -- routes ---------------------------------------------------------------------------------
     def health(self) -> dict:
@@ -120,3 +127,124 @@ class ProctorClient:
     def read_logs(self, run_id: str, **filters: Any) -> list[dict]:
         params = {k: v for k, v in filters.items() if v is not None}
         return self.request("GET", f"/api/flow_runs/{run_id}/logs", params=params)["items"]
+
+    # -- deployments ----------------------------------------------------------------------------
+    def upsert_deployment(self, body: Mapping[str, Any]) -> tuple[dict, bool]:
+        """Create or update the deployment (flow_name, name); also says whether it was new."""
+        status, answer = self.request_with_status("POST", "/api/deployments", json=dict(body))
+        return answer, status == 201
+
+    def list_deployments(
+        self, flow_name: str | None = None, limit: int = 500, offset: int = 0
+    ) -> list[dict]:
+        params = _present(flow_name=flow_name, limit=limit, offset=offset)
+        return _items(self.request("GET", "/api/deployments", params=params))
+
+    def read_deployment(self, deployment_id: str) -> dict:
+        return self.request("GET", f"/api/deployments/{_segment(deployment_id)}")
+
+    def read_deployment_by_name(self, name: str, flow_name: str | None = None) -> dict:
+        """`flow_name/name`, or `name` alone when no other flow has a deployment of that name
+        (the server answers 409 when it is ambiguous)."""
+        path = "/api/deployments/name/"
+        if flow_name is not None:
+            path += f"{_segment(flow_name)}/"
+        return self.request("GET", path + _segment(name))
+
+    def pause_deployment(self, deployment_id: str) -> dict:
+        return self.request("POST", f"/api/deployments/{_segment(deployment_id)}/pause")
+
+    def resume_deployment(self, deployment_id: str) -> dict:
+        return self.request("POST", f"/api/deployments/{_segment(deployment_id)}/resume")
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        self.request("DELETE", f"/api/deployments/{_segment(deployment_id)}")
+
+    def create_deployment_run(
+        self,
+        deployment_id: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        tags: Iterable[str] | None = None,
+        idempotency_key: str | None = None,
+        scheduled_time: float | None = None,
+    ) -> dict:
+        """A SCHEDULED run of the deployment (at `scheduled_time`, default now); `parameters`
+        overlay the deployment's defaults on the server."""
+        body = _present(
+            parameters=dict(parameters) if parameters is not None else None,
+            tags=list(tags) if tags is not None else None,
+            idempotency_key=idempotency_key, scheduled_time=scheduled_time,
+        )
+        return self.request("POST", f"/api/deployments/{_segment(deployment_id)}/runs", json=body)
+
+    def read_scheduled_runs(self, deployment_id: str, limit: int = 10) -> list[dict]:
+        path = f"/api/deployments/{_segment(deployment_id)}/scheduled"
+        return _items(self.request("GET", path, params={"limit": limit}))
+
+    # -- agents and work queues -----------------------------------------------------------------
+    def agent_heartbeat(
+        self, agent_id: str, name: str, work_queue_name: str, labels: Iterable[str] = ()
+    ) -> dict:
+        """Tell the server the agent is alive; the answer lists runs to cancel (`cancel`)."""
+        body = {"id": agent_id, "name": name, "work_queue_name": work_queue_name,
+                "labels": list(labels)}
+        return self.request("POST", "/api/agents/heartbeat", json=body)
+
+    def list_agents(self) -> list[dict]:
+        return _items(self.request("GET", "/api/agents"))
+
+    def claim_runs(self, work_queue_name: str, agent_id: str, limit: int) -> list[dict]:
+        """Up to `limit` due runs of the queue, now PENDING and ours: `{"flow_run", "deployment"}`
+        each."""
+        path = f"/api/work_queues/{_segment(work_queue_name)}/claim"
+        return _items(self.request("POST", path, json={"agent_id": agent_id, "limit": limit}))
+
+    def release_flow_run(self, run_id: str, agent_id: str) -> Any:
+        """Give back a claimed run that was not started (it becomes SCHEDULED again)."""
+        return self.request("POST", f"/api/flow_runs/{_segment(run_id)}/release",
+                            json={"agent_id": agent_id})
+
+    def cancel_flow_run(self, run_id: str) -> dict:
+        """Cancel a run: at once if it has not started, else through its agent."""
+        return self.request("POST", f"/api/flow_runs/{_segment(run_id)}/cancel")
+
+    # -- concurrency limits ---------------------------------------------------------------------
+    def create_concurrency_limit(self, tag: str, limit: int) -> dict:
+        return self.request("POST", "/api/concurrency_limits", json={"tag": tag, "limit": limit})
+
+    def list_concurrency_limits(self) -> list[dict]:
+        return _items(self.request("GET", "/api/concurrency_limits"))
+
+    def delete_concurrency_limit(self, tag: str) -> None:
+        self.request("DELETE", f"/api/concurrency_limits/{_segment(tag)}")
+
+    def acquire_concurrency_slots(self, task_run_id: str, tags: Iterable[str]) -> bool:
+        """One slot on every limited tag for this task run, all or nothing."""
+        answer = self.request("POST", "/api/concurrency_limits/acquire",
+                              json={"task_run_id": task_run_id, "tags": list(tags)})
+        return bool(answer.get("granted"))
+
+    def release_concurrency_slots(self, task_run_id: str) -> int:
+        answer = self.request("POST", "/api/concurrency_limits/release",
+                              json={"task_run_id": task_run_id})
+        return int(answer.get("released", 0))
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    """The keyword arguments that were given (not None): optional fields stay out of the body."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _items(answer: Any) -> list[dict]:
+    """The items of a list answer, whether paged (`{"items": [...]}`) or a bare JSON array."""
+    if isinstance(answer, dict) and "items" in answer:
+        return answer["items"]
+    return list(answer or [])
+
+
+def _segment(value: str) -> str:
+    """`value` as one path segment: a name holding `/`, spaces or `?` cannot change the route."""
+    from urllib.parse import quote
+
+    return quote(str(value), safe="")

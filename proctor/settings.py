@@ -10,6 +10,11 @@
 | `PROCTOR_DATABASE_URL` | `sqlite:///$PROCTOR_HOME/proctor.db` | the server database |
 | `PROCTOR_API_KEY` | unset | when set, clients must send `Authorization: Bearer <key>` |
 | `PROCTOR_API_MAX_BODY_BYTES` | `10485760` (10 MiB) | the largest request body the server reads |
+| `PROCTOR_SCHEDULER_INTERVAL` | `5` | seconds between passes of the server's scheduler and reaper |
+| `PROCTOR_SCHEDULER_HORIZON_RUNS` | `100` | most future runs kept per scheduled deployment |
+| `PROCTOR_SCHEDULER_HORIZON_DAYS` | `7` | how far ahead the scheduler makes runs |
+| `PROCTOR_LATE_AFTER` | `60` | seconds past due before an unclaimed scheduled run is LATE |
+| `PROCTOR_AGENT_TIMEOUT` | `90` | seconds without heartbeat: agent offline, its runs CRASHED |
 """
 
 from __future__ import annotations
@@ -60,3 +65,52 @@ def api_max_body_bytes() -> int:
     if value <= 0:
         raise ValueError(f"PROCTOR_API_MAX_BODY_BYTES must be positive, not {value}")
     return value
+
+
+def _positive(name: str, default: float, unit: str) -> float:
+    """The positive number in `name`, or `default` when unset; a bad value is an error that names
+    the variable, so a typo stops the server at start instead of disabling a service."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number of {unit}, not {raw!r}") from exc
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a positive number of {unit}, not {raw!r}")
+    return value
+
+
+def scheduler_interval() -> float:
+    """Seconds between two passes of the server's scheduler and reaper
+    (`PROCTOR_SCHEDULER_INTERVAL`, default 5): how soon a new schedule or a dead agent is seen."""
+    return _positive("PROCTOR_SCHEDULER_INTERVAL", 5.0, "seconds")
+
+
+def scheduler_horizon_runs() -> int:
+    """How many future runs the scheduler keeps per deployment
+    (`PROCTOR_SCHEDULER_HORIZON_RUNS`, default 100), so an every-second schedule cannot fill
+    the database."""
+    value = _positive("PROCTOR_SCHEDULER_HORIZON_RUNS", 100, "runs")
+    if value != int(value):
+        raise ValueError(f"PROCTOR_SCHEDULER_HORIZON_RUNS must be a whole number, not {value}")
+    return int(value)
+
+
+def scheduler_horizon_days() -> float:
+    """How far ahead the scheduler makes runs (`PROCTOR_SCHEDULER_HORIZON_DAYS`, default 7), so
+    upcoming runs of a weekly schedule are visible without making months of them."""
+    return _positive("PROCTOR_SCHEDULER_HORIZON_DAYS", 7.0, "days")
+
+
+def late_after() -> float:
+    """Seconds after its due time before a scheduled run that no agent took is marked LATE
+    (`PROCTOR_LATE_AFTER`, default 60): the sign that no agent serves its queue."""
+    return _positive("PROCTOR_LATE_AFTER", 60.0, "seconds")
+
+
+def agent_timeout() -> float:
+    """Seconds without a heartbeat after which an agent counts as gone and its runs as crashed
+    (`PROCTOR_AGENT_TIMEOUT`, default 90): a few missed heartbeats, not one slow one."""
+    return _positive("PROCTOR_AGENT_TIMEOUT", 90.0, "seconds")

@@ -1,4 +1,4 @@
-"""The `proctor` command: `proctor run`, `proctor graph`, `proctor version`, `proctor server`.
+"""The `proctor` command: run flows, draw graphs, serve the API, deploy, and run agents.
 
 Declared as the console script `proctor = "proctor.cli.main:main"`; also runs as
 `python -m proctor.cli.main` (or `python -m proctor.cli`) where no script is installed.
@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import typer
 
+from .agent import app as agent_app
+from .concurrency import app as concurrency_app
+from .deploy import deploy_command
+from .deployments import app as deployments_app
+from .dev import dev_command
 from .graph import graph_command
 from .run import run_command
 from .runs import app as runs_app
@@ -17,7 +22,8 @@ from .version import version_command
 
 app = typer.Typer(
     name="proctor",
-    help="Run Proctor flows from Python files, draw their graphs.",
+    help="Run Proctor flows from Python files, draw their graphs; deploy them to a server and "
+    "run them with agents.",
     no_args_is_help=True,
     add_completion=False,
     # A crash report must not print the values of local variables: they may hold secrets.
@@ -29,6 +35,11 @@ app.command("graph")(graph_command)
 app.command("version")(version_command)
 app.add_typer(server_app, name="server")
 app.add_typer(runs_app, name="runs")
+app.command("deploy")(deploy_command)
+app.add_typer(deployments_app, name="deployments")
+app.add_typer(agent_app, name="agent")
+app.add_typer(concurrency_app, name="concurrency-limit")
+app.command("dev")(dev_command)
 
 
 def main() -> None:

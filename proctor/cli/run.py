@@ -1,5 +1,9 @@
 """`proctor run FILE:FLOW`: run a flow from a file, with a progress bar and a summary table.
 
+`proctor run DEPLOYMENT [--watch]` instead asks the server for a run of a deployment (an agent
+runs it). The reference is a deployment when it does not mention `.py` and names no existing
+file or directory: `etl/nightly` (flow/deployment), `nightly`, or a deployment id.
+
 Exit codes: 0 when the flow run did not fail, 1 when it failed, 2 for bad usage (a reference,
 parameter or executor that is wrong), so scripts and CI can tell the three apart.
 """
@@ -25,9 +29,10 @@ def run_command(
     reference: Annotated[
         str,
         typer.Argument(
-            metavar="FILE:FLOW",
+            metavar="FILE:FLOW|DEPLOYMENT",
             help="The Python file and the flow in it, e.g. flows.py:etl. Without ':FLOW' the "
-            "file must define exactly one flow.",
+            "file must define exactly one flow. Or a deployment on the server, e.g. "
+            "etl/nightly: an agent runs it.",
             show_default=False,
         ),
     ],
@@ -53,8 +58,18 @@ def run_command(
             show_default=False,
         ),
     ] = None,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", "-w", help="For a deployment: follow the run's states and logs "
+                     "until it ends; exit 0 when it succeeded, 1 when not."),
+    ] = False,
+    api_url: Annotated[
+        str | None,
+        typer.Option("--api-url", help="For a deployment: the server (default: "
+                     "$PROCTOR_API_URL or http://127.0.0.1:4200).", show_default=False),
+    ] = None,
 ) -> None:
-    """Run a flow defined in a Python file and show how each task ended.
+    """Run a flow defined in a Python file and show how each task ended (or run a deployment).
 
     Exits 0 when the flow run succeeds, 1 when it fails, 2 on bad usage.
     """
@@ -79,6 +94,16 @@ def run_command(
         params = parse_params(param or ())
     except ParamSyntaxError as exc:
         fail(str(exc))
+    if is_deployment_reference(reference):
+        from .deployments import run_deployment
+
+        if executor is not None:
+            fail("--executor applies to a flow file; a deployment's runs execute where its "
+                 "agent runs them")
+        run_deployment(reference, params, watch, api_url)
+        return
+    if watch or api_url is not None:
+        fail("--watch and --api-url apply to a deployment (e.g. etl/nightly), not to a file")
     try:
         chosen = resolve_executor(executor) if executor is not None else None
     except ExecutorError as exc:
@@ -107,6 +132,18 @@ def run_command(
     out.print(state_line(flow.name, state))
     if state.is_failed():
         raise typer.Exit(EXIT_FAILED)
+
+
+def is_deployment_reference(reference: str) -> bool:
+    """True for `etl/nightly` or `nightly`; False for anything that looks like or is a file."""
+    from pathlib import Path
+
+    from .loader import split_reference
+
+    if ".py" in reference:
+        return False
+    path, _ = split_reference(reference)
+    return not (Path(reference).exists() or (path and Path(path).exists()))
 
 
 def run_flow(

@@ -1,8 +1,13 @@
 """`proctor server`: run the API server, and manage its database.
 
-    proctor server start [--host 127.0.0.1] [--port 4200]
+    proctor server start [--host 127.0.0.1] [--port 4200] [--no-services]
     proctor server db upgrade
     proctor server db reset [--yes]
+
+The server also runs its scheduler (makes the runs of scheduled deployments) and its reaper
+(marks overdue runs LATE, crashes the runs of agents that stopped heartbeating), every
+`PROCTOR_SCHEDULER_INTERVAL` seconds; `--no-services` leaves them to another server process on
+the same database.
 
 The database is `PROCTOR_DATABASE_URL` (default: an SQLite file in `PROCTOR_HOME`). The server
 binds to 127.0.0.1 unless told otherwise: exposing it is a decision, made with `--host` (and
@@ -85,6 +90,13 @@ def start_command(
     log_level: Annotated[
         str, typer.Option(help="uvicorn's log level: critical, error, warning, info, debug.")
     ] = "info",
+    services: Annotated[
+        bool,
+        typer.Option(
+            "--services/--no-services",
+            help="Run the scheduler and the reaper in this process (safe in several at once).",
+        ),
+    ] = True,
 ) -> None:
     """Start the API server (migrating the database first) and serve until interrupted."""
     import uvicorn
@@ -94,7 +106,11 @@ def start_command(
 
     with _database(database_url) as database:
         migrate.upgrade(database)
-        app = create_app(database.url)
+        try:
+            app = create_app(database.url, services=services)
+        except ValueError as exc:  # a PROCTOR_* setting that cannot be read
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(EXIT_FAILED) from exc
     shown_host = f"[{host}]" if ":" in host else host
     typer.echo(f"Proctor server: http://{shown_host}:{port} (API docs at /docs)")
     typer.echo(f"Database: {_describe(database.url)}")

@@ -4,6 +4,13 @@ The engine's observer calls only append to an in-memory queue (a few microsecond
 background thread sends the queue in order, in batches, through `POST /api/events`. Order is the
 guarantee that matters: a run's final state is sent only after everything before it.
 
+A task run travels with its first state (the batch item's optional `state`), so a task that runs
+and succeeds costs the server two items, not three. A server that predates that field would
+ignore it; the counts in its answer tell, and the recorder then sends the same batch again with
+those states as separate events (ids make that safe) and stops folding. Until a server has
+shown that it takes the field, only task runs with no other state in the batch travel folded,
+so that the resend keeps every run's states in order.
+
 When the server is down or slow the run goes on; the sender retries the same batch with backoff
 until the server answers. Every item carries an id chosen here, so a batch sent twice (the answer
 was lost) is recorded once.
@@ -62,6 +69,67 @@ def state_json(state: State) -> dict[str, Any]:
     }
 
 
+#: Roughly the most JSON one request carries (the server takes up to 10 MiB by default).
+MAX_BATCH_BYTES = 6 * 1024 * 1024
+
+
+def _measure(kind: str, item: dict) -> tuple[int, int]:
+    """An item's weight in server items (a task run with its first state counts two) and a
+    generous guess of its JSON size (everything but a message is short)."""
+    if kind == "task_run":
+        return (1, 500) if item.get("state") is None else (2, 900)
+    if kind == "state":
+        return 1, 500 + len(item["state"]["message"])
+    if kind == "log":
+        return 1, 500 + len(item["message"])
+    return 1, 500
+
+
+def _split(batch: list, folds: bool | None) -> tuple[list, list, list, int]:
+    """A batch as `POST /api/events` takes it: task runs, states, logs, and how many task runs
+    carry their first state.
+
+    `folds` True: every task run keeps its state. False: each such state goes out as a state
+    event, at the task run's place among the states. None (not known whether the server takes
+    it): only task runs with no other state in this batch keep theirs.
+    """
+    task_runs: list = []
+    states: list = []
+    logs: list = []
+    carried = 0
+    others: set = set()
+    if folds is None:
+        others = {item["task_run_id"] for kind, item in batch if kind == "state"}
+    for kind, item in batch:
+        if kind == "task_run":
+            state = item.get("state")
+            if state is None:
+                task_runs.append(item)
+            elif folds or (folds is None and item["id"] not in others):
+                task_runs.append(item)
+                carried += 1
+            else:
+                task_runs.append({key: value for key, value in item.items() if key != "state"})
+                states.append({
+                    "id": state["id"], "flow_run_id": item["flow_run_id"],
+                    "task_run_id": item["id"],
+                    "state": {key: value for key, value in state.items() if key != "id"},
+                })
+        elif kind == "state":
+            states.append(item)
+        else:
+            logs.append(item)
+    return task_runs, states, logs, carried
+
+
+def _answered(answer: Any) -> int | None:
+    """How many items a batch answer accounts for (accepted, duplicate or rejected)."""
+    try:
+        return int(answer["accepted"]) + int(answer["duplicates"]) + len(answer["rejected"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class _RunLogHandler(logging.Handler):
     """Copies log records of the recorded runs into the recorder's queue."""
 
@@ -96,6 +164,7 @@ class ApiRecorder(RunObserver):
         *,
         api_key: str | None = None,
         batch_size: int = 2000,
+        max_batch_items: int = 8000,
         flush_interval: float = 0.1,
         max_pending: int = 100_000,
         close_timeout: float | None = None,
@@ -103,6 +172,9 @@ class ApiRecorder(RunObserver):
     ) -> None:
         self.client = ProctorClient(api_url, api_key=api_key)
         self.batch_size = batch_size
+        # server items per request (a task run with its first state counts two), within the
+        # server's 10,000; a long queue goes out in batches this large
+        self.max_batch_items = max(1, min(max_batch_items, 10_000))
         self.flush_interval = flush_interval
         self.max_pending = max_pending
         self.close_timeout = (
@@ -115,6 +187,9 @@ class ApiRecorder(RunObserver):
         self._queue: deque = deque()
         self._cond = threading.Condition()
         self._closing = False
+        self._flushing = 0  # flush() calls waiting: send what is queued without waiting
+        # Does the server apply a task run's `state`? None until an answer tells.
+        self._server_folds: bool | None = None
         self._outbox_dir = settings.home() / "outbox"
         self._outbox: Path | None = None  # our spill file while spilling
         self._outbox_offset = 0
@@ -138,15 +213,18 @@ class ApiRecorder(RunObserver):
                            "state": state_json(new)})
 
     def task_run_transition(self, run: Any, node: Any, ctx: Any, old: State, new: State) -> None:
+        state = state_json(new)
         if ctx.id not in self._task_runs:
             self._task_runs.add(ctx.id)
+            state["id"] = new_id()
             self.put("task_run", {
                 "id": ctx.id, "flow_run_id": ctx.flow_run_id, "task_key": ctx.task_key,
                 "task_name": ctx.task_name, "map_index": ctx.map_index,
-                "tags": sorted(node.task.tags),
+                "tags": sorted(node.task.tags), "state": state,
             })
+            return
         self.put("state", {"id": new_id(), "flow_run_id": ctx.flow_run_id,
-                           "task_run_id": ctx.id, "state": state_json(new)})
+                           "task_run_id": ctx.id, "state": state})
 
     # -- queueing -------------------------------------------------------------------------------
     def put(self, kind: str, item: dict) -> None:
@@ -222,19 +300,27 @@ class ApiRecorder(RunObserver):
                 if not self._queue and self._outbox is not None:
                     self._refill_from_outbox()
                 if self._queue and (len(self._queue) >= self.batch_size or self._closing
-                                    or time.monotonic() >= deadline):
+                                    or self._flushing or time.monotonic() >= deadline):
                     source = self._queue
                     break
                 if self._closing and not self._queue:
                     return []
                 self._cond.wait(self.flush_interval if self._queue else None)
-            batch = []
+            batch: list = []
+            items = 0
+            size = 0
             for kind, item in source:
-                if kind == "flow_run" and batch:
-                    break  # a flow run is created on its own, before what refers to it
-                batch.append((kind, item))
-                if kind == "flow_run" or len(batch) >= self.batch_size:
+                if kind == "flow_run":
+                    if not batch:
+                        batch.append((kind, item))  # created on its own, before what refers to it
                     break
+                weight, length = _measure(kind, item)
+                if batch and (items + weight > self.max_batch_items
+                              or size + length > MAX_BATCH_BYTES):
+                    break
+                batch.append((kind, item))
+                items += weight
+                size += length
             return [batch, source]
 
     def _send_loop(self) -> None:
@@ -274,10 +360,23 @@ class ApiRecorder(RunObserver):
         if batch[0][0] == "flow_run":
             self.client.create_flow_run(batch[0][1])
             return
-        task_runs = [item for kind, item in batch if kind == "task_run"]
-        states = [item for kind, item in batch if kind == "state"]
-        logs = [item for kind, item in batch if kind == "log"]
+        folds = self._server_folds
+        task_runs, states, logs, carried = _split(batch, folds)
         answer = self.client.send_events(task_runs=task_runs, states=states, logs=logs)
+        if carried and folds is None:
+            answered = _answered(answer)
+            sent = len(task_runs) + len(states) + len(logs)
+            if answered == sent + carried:
+                self._server_folds = True
+            elif answered == sent:
+                # An older server created the task runs and ignored their states: send them
+                # again as separate events (the task runs and other events come back as
+                # duplicates). Only runs with no other state in this batch were folded, so
+                # each of these states is still its run's first.
+                _log.debug("the server ignores a task run's state; sending states apart")
+                self._server_folds = False
+                task_runs, states, logs, _ = _split(batch, False)
+                answer = self.client.send_events(task_runs=task_runs, states=states, logs=logs)
         for rejected in (answer or {}).get("rejected", []):
             _log.debug("server rejected event %s: %s", rejected.get("id"), rejected.get("reason"))
 
@@ -290,12 +389,16 @@ class ApiRecorder(RunObserver):
         """Wait until everything queued so far was delivered (True) or `timeout` passed."""
         deadline = time.monotonic() + (self.close_timeout if timeout is None else timeout)
         with self._cond:
+            self._flushing += 1
             self._cond.notify_all()
-            while self._queue or self._backlog or self._outbox is not None:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._thread.is_alive():
-                    return False
-                self._cond.wait(min(left, 0.05))
+            try:
+                while self._queue or self._backlog or self._outbox is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._thread.is_alive():
+                        return False
+                    self._cond.wait(min(left, 0.05))
+            finally:
+                self._flushing -= 1
         return True
 
     def close(self) -> bool:

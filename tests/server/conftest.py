@@ -119,19 +119,20 @@ def database(database_url: str) -> Iterator[Database]:
 @pytest.fixture
 def make_client(database_url: str, monkeypatch: pytest.MonkeyPatch):
     """make_client(**env) -> a started TestClient of an app made with those PROCTOR_* settings
-    (e.g. PROCTOR_API_KEY="k"); closed after the test."""
+    (e.g. PROCTOR_API_KEY="k"); closed after the test. The background services are off: tests
+    drive the scheduler and reaper with `run_once(now)` at the times they choose."""
     from fastapi.testclient import TestClient
 
     from proctor.server.api.app import create_app
 
     clients: list[TestClient] = []
-    for key in ("PROCTOR_API_KEY", "PROCTOR_API_MAX_BODY_BYTES"):
+    for key in ("PROCTOR_API_KEY", "PROCTOR_API_MAX_BODY_BYTES", "PROCTOR_AGENT_TIMEOUT"):
         monkeypatch.delenv(key, raising=False)
 
     def make(**env: str) -> TestClient:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        client = TestClient(create_app(database_url))
+        client = TestClient(create_app(database_url, services=False))
         client.__enter__()
         clients.append(client)
         return client
@@ -169,3 +170,17 @@ def hex_id() -> str:
 def ids():
     """ids() -> a fresh 32-hex id (fixtures are how tests here share helpers)."""
     return hex_id
+
+
+@pytest.fixture
+def deploy(client):
+    """deploy(**fields) -> a deployment created or updated through the API (flow 'etl', name
+    'nightly' and entrypoint 'flows/etl.py:etl' unless given)."""
+
+    def upsert(**fields: Any) -> dict:
+        body = {"flow_name": "etl", "name": "nightly", "entrypoint": "flows/etl.py:etl", **fields}
+        response = client.post("/api/deployments", json=body)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    return upsert

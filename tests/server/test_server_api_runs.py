@@ -11,7 +11,8 @@ STATE_KEYS = {
 FLOW_RUN_KEYS = {
     "id", "flow_id", "flow_name", "name", "parameters", "tags", "deployment_id",
     "idempotency_key", "state", "state_type", "start_time", "end_time", "created_at",
-    "updated_at",
+    "updated_at", "work_queue_name", "expected_start_time", "auto_scheduled", "agent_id",
+    "cancel_requested", "retry_of", "retry_count", "max_retries",
 }
 TASK_RUN_KEYS = {
     "id", "flow_run_id", "task_key", "task_name", "map_index", "tags", "state", "state_type",

@@ -38,14 +38,19 @@ def _schema() -> schemathesis.BaseSchema:
 schema = _schema()
 
 
-KNOWN_IDS = {"flow_run_id": "ab" * 16, "task_run_id": "cd" * 16}
+KNOWN_IDS = {
+    "flow_run_id": "ab" * 16,
+    "task_run_id": "cd" * 16,
+    "deployment_id": "ef" * 16,
+    "agent_id": "12" * 16,
+}
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _aim_at_known_rows(case) -> None:
-    """Point about half of the generated run ids (those ending in an even digit) at the run and
-    task run the database holds, so fuzzed states, logs and filters reach real rows instead of
-    stopping at 404."""
+    """Point about half of the generated ids (those ending in an even digit) at the run, task
+    run, deployment and agent the database holds, so fuzzed states, logs, claims and filters
+    reach real rows instead of stopping at 404."""
 
     def retarget(mapping) -> None:
         if not isinstance(mapping, dict):
@@ -76,6 +81,22 @@ def known_rows(client):
               "task_key": "t", "task_name": "t"},
     )
     assert (run.status_code, task.status_code) == (201, 201)
+    deployment = client.post(
+        "/api/deployments",
+        json={"id": KNOWN_IDS["deployment_id"], "flow_name": "etl", "name": "nightly",
+              "entrypoint": "etl.py:etl", "max_concurrent_runs": 50,
+              "schedule": {"kind": "cron", "cron": "*/5 * * * *", "timezone": "Europe/Paris"}},
+    )
+    agent = client.post(
+        "/api/agents/heartbeat",
+        json={"id": KNOWN_IDS["agent_id"], "name": "agent", "work_queue_name": "default"},
+    )
+    limit = client.post("/api/concurrency_limits", json={"tag": "t", "limit": 1})
+    assert (deployment.status_code, agent.status_code, limit.status_code) == (201, 200, 201)
+    for _ in range(3):  # due runs, for fuzzed claims to take
+        due = client.post(f"/api/deployments/{KNOWN_IDS['deployment_id']}/runs",
+                          json={"scheduled_time": 0})
+        assert due.status_code == 201
 
 
 @pytest.mark.timeout(300)

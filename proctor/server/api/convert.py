@@ -10,7 +10,8 @@ import logging
 from typing import Any
 
 from ..db import queries as q
-from ..db.models import Flow, FlowRun, LogRecord, TaskRun
+from ..db.models import Agent, ConcurrencyLimit, Deployment, Flow, FlowRun, LogRecord, TaskRun
+from . import control_schemas as c
 from . import schemas as s
 
 
@@ -140,6 +141,14 @@ def flow_run_read(run: FlowRun) -> s.FlowRunRead:
         end_time=run.end_time,
         created_at=run.created_at,
         updated_at=run.updated_at,
+        work_queue_name=run.work_queue_name,
+        expected_start_time=run.expected_start_time,
+        auto_scheduled=bool(run.auto_scheduled),
+        agent_id=run.agent_id,
+        cancel_requested=bool(run.cancel_requested),
+        retry_of=run.retry_of,
+        retry_count=run.retry_count or 0,
+        max_retries=run.max_retries or 0,
     )
 
 
@@ -171,3 +180,65 @@ def log_read(record: LogRecord) -> s.LogRead:
         message=record.message,
         timestamp=record.timestamp,
     )
+
+
+# -- deployments, agents, limits ----------------------------------------------------------------
+def deployment_spec(body: c.DeploymentCreate) -> q.DeploymentSpec:
+    """Only the fields the client sent become values: an update keeps the others."""
+    given = body.model_fields_set
+    values = {key: getattr(body, key) for key in q.DEPLOYMENT_DEFAULTS if key in given}
+    return q.DeploymentSpec(
+        flow_name=body.flow_name,
+        name=body.name,
+        entrypoint=body.entrypoint,
+        values=values,
+        id=body.id,
+    )
+
+
+def deployment_run_spec(body: c.DeploymentRunCreate) -> q.DeploymentRunSpec:
+    return q.DeploymentRunSpec(
+        id=body.id,
+        name=body.name,
+        parameters=body.parameters,
+        tags=tuple(body.tags),
+        idempotency_key=body.idempotency_key,
+        scheduled_time=body.scheduled_time,
+    )
+
+
+def deployment_read(deployment: Deployment) -> c.DeploymentRead:
+    return c.DeploymentRead(
+        id=deployment.id,
+        flow_id=deployment.flow_id,
+        flow_name=deployment.flow_name,
+        name=deployment.name,
+        description=deployment.description,
+        entrypoint=deployment.entrypoint,
+        parameters=dict(deployment.parameters or {}),
+        parameter_schema=dict(deployment.parameter_schema or {}),
+        schedule=deployment.schedule,
+        schedule_description=deployment.schedule_description or "",
+        work_queue_name=deployment.work_queue_name,
+        tags=list(deployment.tags or ()),
+        paused=bool(deployment.paused),
+        max_concurrent_runs=deployment.max_concurrent_runs,
+        retries=deployment.retries or 0,
+        created_at=deployment.created_at,
+        updated_at=deployment.updated_at,
+    )
+
+
+def agent_read(agent: Agent, *, now: float, timeout: float) -> c.AgentRead:
+    return c.AgentRead(
+        id=agent.id,
+        name=agent.name,
+        work_queue_name=agent.work_queue_name,
+        labels=list(agent.labels or ()),
+        last_heartbeat=agent.last_heartbeat,
+        status=q.agent_status(agent, now, timeout),  # type: ignore[arg-type]
+    )
+
+
+def concurrency_limit_read(limit: ConcurrencyLimit, active: int) -> c.ConcurrencyLimitRead:
+    return c.ConcurrencyLimitRead(tag=limit.tag, limit=limit.slot_limit, active=active)

@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..db.engine import Database
 from ..db.queries import Page
-from .schemas import ID_PATTERN
+from .schemas import ID_PATTERN, Name
 
 #: Largest offset a list accepts (deeper pages are better reached with filters).
 MAX_OFFSET = 2**31 - 1
@@ -74,3 +74,14 @@ LogPageQuery = Annotated[Page, Depends(log_page_query)]
 FlowId = Annotated[str, Path(pattern=ID_PATTERN, description="The flow's id")]
 FlowRunId = Annotated[str, Path(pattern=ID_PATTERN, description="The flow run's id")]
 TaskRunId = Annotated[str, Path(pattern=ID_PATTERN, description="The task run's id")]
+DeploymentId = Annotated[str, Path(pattern=ID_PATTERN, description="The deployment's id")]
+#: A name in the path (flow, deployment, work queue, tag): same rules as in bodies.
+PathName = Annotated[Name, Path()]
+
+
+def wake_service(request: Request, name: str) -> None:
+    """Ask the app's service `name` for a pass now (after a change it should act on soon); does
+    nothing when the app runs without services."""
+    services = getattr(request.app.state, "services", None)
+    if services is not None:
+        services.wake(name)

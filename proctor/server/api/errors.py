@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..db.queries import NotFound
+from ..db.queries import NotFound, Refused
 
 log = logging.getLogger("proctor.server")
 
@@ -74,6 +74,11 @@ async def _on_not_found(_request: Request, exc: Exception) -> JSONResponse:
     return _json(status.HTTP_404_NOT_FOUND, str(exc))
 
 
+async def _on_refused(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refused)
+    return _json(status.HTTP_409_CONFLICT, {"reason": exc.reason, "rule": exc.rule})
+
+
 async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
     log.info("conflict on %s %s: %s", request.method, request.url.path, exc)
     return _json(
@@ -105,6 +110,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(NotFound, _on_not_found)
+    app.add_exception_handler(Refused, _on_refused)
     app.add_exception_handler(IntegrityError, _on_integrity)
     app.add_exception_handler(DataError, _on_data)
     app.add_exception_handler(OperationalError, _on_operational)

@@ -189,6 +189,14 @@ class FlowRunRead(BaseModel):
     end_time: float | None
     created_at: float
     updated_at: float
+    work_queue_name: str | None
+    expected_start_time: float | None
+    auto_scheduled: bool
+    agent_id: str | None
+    cancel_requested: bool
+    retry_of: str | None
+    retry_count: int
+    max_retries: int
 
 
 # -- task runs ----------------------------------------------------------------------------------

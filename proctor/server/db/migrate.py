@@ -58,6 +58,14 @@ def upgrade(database: Database, revision: str = "head") -> None:
         command.upgrade(_config(connection), revision)
 
 
+def downgrade(database: Database, revision: str) -> None:
+    """Take the database back to `revision` ("base": no tables), e.g. to test an upgrade over
+    data written by an older version."""
+    with database.write_connection() as connection:
+        _lock(connection)
+        command.downgrade(_config(connection), revision)
+
+
 def reset(database: Database) -> None:
     """Drop every Proctor table and create them again, empty. Destroys all recorded data."""
     with database.write_connection() as connection:

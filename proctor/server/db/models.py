@@ -17,8 +17,10 @@ Design choices, and why:
   INSERT checked against a COUNT in the same write transaction, the primary key stops a run from
   taking the same slot twice, and deleting a run frees its slots by cascade.
 - Indexes follow the run list's filters (flow + created, state + created, start time, created),
-  the agent's poll (queue + state + expected start) and the per-run reads (states, task runs,
-  logs by run and time).
+  the agent's poll (queue + state + expected start), the reaper's scans (state + expected start,
+  agent) and the per-run reads (states, task runs, logs by run and time).
+- Columns added after the first release carry a server default, so the migration that adds them
+  fills existing rows and code that inserts through Core needs not know them.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -64,6 +68,16 @@ JSONList = JSON().with_variant(JSONB(), "postgresql")
 
 def _id(**kwargs: Any) -> Mapped[Any]:
     return mapped_column(String(ID_LENGTH), **kwargs)
+
+
+def _flag() -> Mapped[bool]:
+    """A boolean that starts false (in Python and in the database)."""
+    return mapped_column(Boolean, default=False, server_default=false())
+
+
+def _count() -> Mapped[int]:
+    """A non-negative counter that starts at zero (in Python and in the database)."""
+    return mapped_column(Integer, default=0, server_default=text("0"))
 
 
 def _run_fk(table: str, *, nullable: bool) -> Mapped[Any]:
@@ -116,6 +130,8 @@ class FlowRun(CurrentState, Base):
         Index(None, "created_at"),
         Index(None, "deployment_id"),
         Index(None, "work_queue_name", "state_type", "expected_start_time"),
+        Index(None, "state_type", "expected_start_time"),
+        Index(None, "agent_id"),
     )
 
     id: Mapped[str] = _id(primary_key=True)
@@ -130,6 +146,18 @@ class FlowRun(CurrentState, Base):
     work_queue_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     #: When a scheduled run is due (epoch seconds); agents poll on it.
     expected_start_time: Mapped[float | None] = mapped_column(Double)
+    #: The agent that claimed the run (null until claimed, and again after a release).
+    agent_id: Mapped[str | None] = _id()
+    #: Made by the scheduler from the deployment's schedule (removed when the schedule changes).
+    auto_scheduled: Mapped[bool] = _flag()
+    #: Someone asked to cancel the run after its agent took it; the agent ends it.
+    cancel_requested: Mapped[bool] = _flag()
+    #: The crashed run this one retries (null for a first attempt).
+    retry_of: Mapped[str | None] = _id()
+    #: How many crashed attempts came before this run.
+    retry_count: Mapped[int] = _count()
+    #: How many times a crash of this run may be retried (the deployment's `retries`).
+    max_retries: Mapped[int] = _count()
     created_at: Mapped[float] = mapped_column(Double)
     updated_at: Mapped[float] = mapped_column(Double)
 
@@ -206,16 +234,31 @@ class Deployment(Base):
 
     id: Mapped[str] = _id(primary_key=True)
     flow_id: Mapped[str] = _run_fk("flows", nullable=False)
+    #: The flow's name, copied (flows never change name), so listing deployments needs no join.
+    flow_name: Mapped[str] = mapped_column(
+        String(NAME_LENGTH), default="", server_default=text("''")
+    )
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     description: Mapped[str] = mapped_column(Text)
     #: Where an agent finds the flow: `path/to/file.py:flow_name`.
     entrypoint: Mapped[str] = mapped_column(String(KEY_LENGTH))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
-    #: The schedule as its JSON description (interval or cron), null for none.
-    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: What the flow's parameters look like, as the deploying client described them (shown only).
+    parameter_schema: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
+    #: The schedule as `proctor.schedules` serialises it; SQL NULL (not JSON null) for none, so
+    #: the scheduler can select the scheduled deployments in SQL.
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    #: The schedule in words, computed once when it is stored.
+    schedule_description: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     work_queue_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     tags: Mapped[list[str]] = mapped_column(JSONList)
     paused: Mapped[bool] = mapped_column(Boolean)
+    #: At most this many of its runs PENDING or RUNNING at once; null for no limit.
+    max_concurrent_runs: Mapped[int | None] = mapped_column(Integer)
+    #: How many times a crashed run is scheduled again.
+    retries: Mapped[int] = _count()
     created_at: Mapped[float] = mapped_column(Double)
     updated_at: Mapped[float] = mapped_column(Double)
 

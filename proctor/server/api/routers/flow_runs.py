@@ -1,5 +1,5 @@
-"""`/api/flow_runs`: create (idempotent), list and count with filters, read, change state, and
-read a run's state history, task runs and logs."""
+"""`/api/flow_runs`: create (idempotent), list and count with filters, read, change state, read a
+run's state history, task runs and logs; release a claimed run, cancel a run."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ....core.states import StateType
 from ...db import queries as q
 from .. import convert
+from ..control_schemas import ReleaseRequest
 from ..deps import DB, FlowRunId, LogPageQuery, PageQuery
 from ..schemas import (
     ID_PATTERN,
@@ -136,6 +137,33 @@ def set_flow_run_state(
         id=body.id,
     )
     return record_state(database, event, response)
+
+
+_REFUSED = {409: {"model": TransitionRefused, "description": "Refused: see reason and rule"}}
+
+
+@router.post("/{flow_run_id}/release", response_model=FlowRunRead, responses=_REFUSED)
+def release_flow_run(flow_run_id: FlowRunId, body: ReleaseRequest, database: DB) -> FlowRunRead:
+    """An agent gives back a run it claimed but did not start (it is shutting down): the run is
+    SCHEDULED again for another agent, or CANCELLED if that was requested meanwhile. 409 when
+    another agent holds it or it already left PENDING."""
+
+    def work(session: Session) -> FlowRunRead:
+        return convert.flow_run_read(q.release_run(session, flow_run_id, body.agent_id))
+
+    return database.transact(work)
+
+
+@router.post("/{flow_run_id}/cancel", response_model=FlowRunRead, responses=_REFUSED)
+def cancel_flow_run(flow_run_id: FlowRunId, database: DB) -> FlowRunRead:
+    """A run no agent holds yet becomes CANCELLED at once (with its task runs). A claimed or
+    running run gets `cancel_requested`: its agent learns it from its next heartbeat, stops the
+    run and reports CANCELLED. 409 for a run that already finished otherwise."""
+
+    def work(session: Session) -> FlowRunRead:
+        return convert.flow_run_read(q.cancel_run(session, flow_run_id))
+
+    return database.transact(work)
 
 
 @router.get("/{flow_run_id}/states", response_model=list[StateRead])

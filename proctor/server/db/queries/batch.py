@@ -1,26 +1,48 @@
 """The recorder's batch: task runs, then state changes in order, then log lines, in one go.
 
 Everything runs inside the caller's single transaction with a fixed number of statements per
-kind (look up which ids exist, load the runs concerned, one bulk INSERT), however many items the
-batch holds. Items whose id is already stored are counted as duplicates and skipped, so a batch
-sent twice (a retry after a lost answer) changes nothing the second time. An item that cannot
-apply (its run is missing, or the orchestration rules refuse it) is listed with the reason, and
-the rest of the batch still applies.
+kind, however many items the batch holds, and without ORM objects: which ids exist, the few
+columns of the runs concerned (one SELECT), then one bulk INSERT per table and one executemany
+UPDATE per kind of run. The states are applied in memory first (`BatchStateApplier`), so a task
+run created by the batch is inserted with the columns of its last state already in place, and a
+run created earlier gets one UPDATE however many of its states the batch carries.
+
+Items whose id is already stored are counted as duplicates and skipped, so a batch sent twice (a
+retry after a lost answer) changes nothing the second time. An item that cannot apply (its run
+is missing, or the orchestration rules refuse it) is listed with the reason, and the rest of the
+batch still applies.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import JSON, Connection, Table, bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..models import FlowRun, LogRecord, StateRecord, TaskRun
 from .logs import log_row
 from .specs import Batch, BatchResult, Rejection
-from .states import StateApplier, chunks, existing_ids, load_runs
+from .states import (
+    FLOW_RUN_FIELDS,
+    MIRROR_COLUMNS,
+    TASK_RUN_FIELDS,
+    BatchStateApplier,
+    chunks,
+    existing_ids,
+    load_run_values,
+)
 from .task_runs import task_run_row
+
+#: The mirrored columns of a task run that has no state yet (every new row carries them, so that
+#: one INSERT takes rows with and without a state).
+_NO_STATE = dict.fromkeys(MIRROR_COLUMNS)
+_FLOW_RUN_UPDATE = (*MIRROR_COLUMNS, "updated_at")
+_TASK_RUN_UPDATE = (*MIRROR_COLUMNS, "attempts", "updated_at")
 
 
 class _Tally:
@@ -40,69 +62,190 @@ def record_batch(session: Session, batch: Batch, *, now: float | None = None) ->
     """Apply a recorder's batch; see the module docstring for what is skipped and refused."""
     now = time.time() if now is None else now
     tally = _Tally()
-    if batch.task_runs:
-        _create_task_runs(session, batch, tally, now)
-    if batch.states:
-        _apply_states(session, batch, tally, now)
+    session.flush()  # nothing the caller added to this session may wait behind our statements
+    created = _new_task_runs(session, batch, tally, now) if batch.task_runs else {}
+    applier = _apply_states(session, batch, created, tally, now) if batch.states else None
+    if created:
+        bulk_insert(session, TaskRun.__table__, list(created.values()))
+    if applier is not None:
+        _write_states(session, applier, created)
     if batch.logs:
-        _write_logs(session, batch, tally)
+        _write_logs(session, batch, created, tally)
     return tally.result()
 
 
-def _create_task_runs(session: Session, batch: Batch, tally: _Tally, now: float) -> None:
+def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` (dicts with the same keys) into `table`, handing them to the driver with
+    as little per-row work as possible: PostgreSQL gets one `COPY ... FROM STDIN`, SQLite one
+    `executemany` of plain tuples. Values go in as they are, except JSON columns, serialised as
+    SQLAlchemy would. Driver errors come out as SQLAlchemy's (`IntegrityError`...), as from any
+    other statement, so a lost race is retried the same way."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    values = _driver_values(connection, table, columns, rows)
+    if dialect == "sqlite":
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", values)
+    else:
+        _copy(connection, table, columns, values)
+
+
+def _driver_values(
+    connection: Connection, table: Table, columns: list[str], rows: list[dict[str, Any]]
+) -> list[Any]:
+    """Each row as a tuple of `columns`' values, JSON ones serialised (None stays NULL)."""
+    pick = itemgetter(*columns)
+    if len(columns) == 1:
+        return [(pick(row),) for row in rows]
+    positions = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+    if not positions:
+        return [pick(row) for row in rows]
+    serialize = getattr(connection.dialect, "_json_serializer", None) or json.dumps
+    values = []
+    for row in rows:
+        picked = list(pick(row))
+        for i in positions:
+            if picked[i] is not None:
+                picked[i] = serialize(picked[i])
+        values.append(tuple(picked))
+    return values
+
+
+def _copy(connection: Connection, table: Table, columns: list[str], values: list[Any]) -> None:
+    from psycopg.sql import SQL, Identifier
+
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    statement = SQL("COPY {} ({}) FROM STDIN").format(
+        Identifier(table.name), SQL(", ").join(Identifier(name) for name in columns)
+    )
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in values:
+                copy.write_row(row)
+    except dbapi_error as exc:
+        raise DBAPIError.instance(
+            statement.as_string(raw), None, exc, dbapi_error, dialect=connection.dialect
+        ) from exc
+
+
+def _new_task_runs(
+    session: Session, batch: Batch, tally: _Tally, now: float
+) -> dict[str, dict[str, Any]]:
+    """The rows of the task runs to create, by id (inserted once their states are applied)."""
     seen = existing_ids(session, TaskRun.id, [spec.id for spec in batch.task_runs if spec.id])
     parents = existing_ids(session, FlowRun.id, [spec.flow_run_id for spec in batch.task_runs])
-    rows: list[dict[str, Any]] = []
+    rows: dict[str, dict[str, Any]] = {}
     for index, spec in enumerate(batch.task_runs):
         # Stamped a microsecond apart: listed "in created order", they keep the batch's order.
         row = task_run_row(spec, now + index * 1e-6)
-        if row["id"] in seen:
+        run_id = str(row["id"])
+        if run_id in seen:
             tally.duplicates += 1
         elif spec.flow_run_id not in parents:
-            tally.reject(str(row["id"]), f"flow run {spec.flow_run_id} does not exist")
+            tally.reject(run_id, f"flow run {spec.flow_run_id} does not exist")
         else:
-            rows.append(row)
-            seen.add(str(row["id"]))
-    if rows:
-        session.execute(insert(TaskRun.__table__), rows)  # Core: no per-row ORM work
-        tally.accepted += len(rows)
+            row.update(_NO_STATE)
+            rows[run_id] = row
+            seen.add(run_id)
+    tally.accepted += len(rows)
+    return rows
 
 
-def _apply_states(session: Session, batch: Batch, tally: _Tally, now: float) -> None:
+def _apply_states(
+    session: Session, batch: Batch, created: dict[str, dict[str, Any]], tally: _Tally, now: float
+) -> BatchStateApplier:
     events = batch.states
-    flow_runs = load_runs(
-        session, FlowRun, [e.flow_run_id for e in events if e.task_run_id is None and e.flow_run_id]
+    flow_runs = load_run_values(
+        session,
+        FlowRun.__table__,
+        [e.flow_run_id for e in events if e.task_run_id is None and e.flow_run_id],
+        FLOW_RUN_FIELDS,
     )
-    task_runs = load_runs(session, TaskRun, [e.task_run_id for e in events if e.task_run_id])
+    task_runs = load_run_values(
+        session,
+        TaskRun.__table__,
+        {e.task_run_id for e in events if e.task_run_id} - created.keys(),
+        TASK_RUN_FIELDS,
+    )
+    task_runs.update(created)
     known = existing_ids(session, StateRecord.id, [e.id for e in events if e.id])
-    applier = StateApplier(
-        session, flow_runs=flow_runs, task_runs=task_runs, known_ids=known, now=now
-    )
+    applier = BatchStateApplier(flow_runs=flow_runs, task_runs=task_runs, known_ids=known, now=now)
+    apply = applier.apply
     for event in events:
-        outcome = applier.apply(event)
-        if outcome.accepted:
-            tally.accepted += 1
-        elif outcome.duplicate:
+        outcome = apply(event)
+        if outcome is None:
+            continue
+        if outcome.duplicate:
             tally.duplicates += 1
         else:
             tally.reject(event.id or "", outcome.reason, outcome.rule or None)
-    applier.flush()
+    tally.accepted += len(applier.rows)
+    return applier
 
 
-def _task_run_parents(session: Session, ids: list[str]) -> dict[str, str]:
-    """Task run id -> its flow run id, for the task runs among `ids` that exist."""
+def _write_states(
+    session: Session, applier: BatchStateApplier, created: dict[str, dict[str, Any]]
+) -> None:
+    """Insert the history rows, then write the new current state of the runs that existed
+    before this batch (those created by it were inserted with theirs)."""
+    if applier.rows:
+        bulk_insert(session, StateRecord.__table__, applier.rows)
+    _update_runs(session, FlowRun.__table__, _FLOW_RUN_UPDATE, applier.changed_flow_runs, {})
+    _update_runs(session, TaskRun.__table__, _TASK_RUN_UPDATE, applier.changed_task_runs, created)
+
+
+def _update_runs(
+    session: Session,
+    table: Table,
+    columns: tuple[str, ...],
+    changed: dict[str, dict[str, Any]],
+    skip: dict[str, dict[str, Any]],
+) -> None:
+    params = [
+        {"run_id": run_id, **{column: values[column] for column in columns}}
+        for run_id, values in changed.items()
+        if run_id not in skip
+    ]
+    if params:
+        statement = update(table).where(table.c.id == bindparam("run_id"))
+        session.connection().execute(statement, params)
+
+
+def _task_run_parents(
+    session: Session, ids: list[str], created: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """Task run id -> its flow run id, for the task runs among `ids` that exist (or were just
+    created by this batch)."""
     parents: dict[str, str] = {}
-    for part in chunks(sorted(set(ids))):
+    wanted = set()
+    for task_run_id in ids:
+        row = created.get(task_run_id)
+        if row is not None:
+            parents[task_run_id] = row["flow_run_id"]
+        else:
+            wanted.add(task_run_id)
+    for part in chunks(sorted(wanted)):
         query = select(TaskRun.id, TaskRun.flow_run_id).where(TaskRun.id.in_(part))
         parents.update((row.id, row.flow_run_id) for row in session.execute(query))
     return parents
 
 
-def _write_logs(session: Session, batch: Batch, tally: _Tally) -> None:
+def _write_logs(
+    session: Session, batch: Batch, created: dict[str, dict[str, Any]], tally: _Tally
+) -> None:
     logs = batch.logs
     seen = existing_ids(session, LogRecord.id, [log.id for log in logs])
     flow_runs = existing_ids(session, FlowRun.id, [log.flow_run_id for log in logs])
-    task_parents = _task_run_parents(session, [log.task_run_id for log in logs if log.task_run_id])
+    task_parents = _task_run_parents(
+        session, [log.task_run_id for log in logs if log.task_run_id], created
+    )
     rows: list[dict[str, Any]] = []
     for log in logs:
         if log.id in seen:
@@ -121,5 +264,5 @@ def _write_logs(session: Session, batch: Batch, tally: _Tally) -> None:
             rows.append(log_row(log))
             seen.add(log.id)
     if rows:
-        session.execute(insert(LogRecord.__table__), rows)
+        bulk_insert(session, LogRecord.__table__, rows)
         tally.accepted += len(rows)

@@ -58,6 +58,13 @@ def create_flow_run(
         tags=list(spec.tags),
         deployment_id=spec.deployment_id,
         idempotency_key=spec.idempotency_key,
+        work_queue_name=spec.work_queue_name,
+        expected_start_time=spec.expected_start_time,
+        auto_scheduled=spec.auto_scheduled,
+        cancel_requested=False,
+        max_retries=spec.max_retries,
+        retry_of=spec.retry_of,
+        retry_count=spec.retry_count,
         created_at=now,
         updated_at=now,
     )

@@ -29,6 +29,17 @@ class NotFound(LookupError):
         self.id = id
 
 
+class Refused(Exception):
+    """A request that the stored data does not allow (the API answers 409 with `reason` and
+    `rule`, the same shape as a refused state transition), e.g. releasing a run another agent
+    claimed, or a deployment name that two flows use."""
+
+    def __init__(self, reason: str, rule: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.rule = rule
+
+
 @dataclass(frozen=True, slots=True)
 class StateSpec:
     """A state a client proposes; `timestamp` None means now, `name` None the type's name."""
@@ -54,6 +65,66 @@ class FlowRunSpec:
     idempotency_key: str | None = None
     deployment_id: str | None = None
     state: StateSpec | None = None
+    #: Set for runs an agent is to start (deployments): its queue and when it is due.
+    work_queue_name: str | None = None
+    expected_start_time: float | None = None
+    auto_scheduled: bool = False
+    max_retries: int = 0
+    retry_of: str | None = None
+    retry_count: int = 0
+
+
+#: The deployment fields a create or update may set, and their values for a new deployment.
+DEPLOYMENT_DEFAULTS: Mapping[str, Any] = {
+    "description": "",
+    "parameters": {},
+    "parameter_schema": {},
+    "schedule": None,
+    "work_queue_name": "default",
+    "tags": [],
+    "paused": False,
+    "max_concurrent_runs": None,
+    "retries": 0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    """A deployment to create, or to update when (flow_name, name) exists.
+
+    `values` holds only the fields the client gave (keys of `DEPLOYMENT_DEFAULTS`): an update
+    changes those and keeps the rest, so a re-deploy that says nothing about `paused` does not
+    resume a deployment an operator paused. `schedule` must already be in its canonical form.
+    """
+
+    flow_name: str
+    name: str
+    entrypoint: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRunSpec:
+    """An on-demand run of a deployment: `parameters` overlay the deployment's, `tags` add to
+    its tags, `scheduled_time` None means now."""
+
+    id: str | None = None
+    name: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    tags: Sequence[str] = ()
+    idempotency_key: str | None = None
+    scheduled_time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpec:
+    """What an agent says about itself in each heartbeat."""
+
+    id: str
+    name: str
+    work_queue_name: str
+    labels: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)

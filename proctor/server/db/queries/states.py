@@ -1,31 +1,57 @@
 """State changes: check each against the orchestration rules, record it, mirror it on the run.
 
-One `StateApplier` serves both the single-change routes and the batch endpoint: it is handed the
-runs (already loaded, and on PostgreSQL locked with `FOR UPDATE`), applies events in order while
-keeping each run's current state in memory, and hands back the history rows to insert in one go.
-So a batch of 5,000 state changes costs a few bulk statements, not 5,000 round trips, and the
-single route follows exactly the same rules.
+Two appliers follow the same rules. `StateApplier` works on ORM runs and serves the single-change
+routes (and the initial state of a created run). `BatchStateApplier` serves the batch endpoint:
+it works on plain dicts of the few columns the rules need, so a batch of thousands of changes
+costs a few Core statements (one SELECT of the runs concerned, one bulk INSERT of the history,
+one executemany UPDATE of the runs' mirrored columns) and no per-row ORM work. Both keep each
+run's current state in memory while applying events in order, so only the last state of a run
+reaches its columns, and both derive start time, end time and attempts the same way
+(`mirror_values`).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import String, Table, any_, bindparam, insert, select, text
+from sqlalchemy import column as sql_column
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from ....core.orchestration import check_transition
+from ....core.orchestration import Verdict, check_transition
 from ....core.states import DEFAULT_NAMES, FINISHED_TYPES, StateType
 from ..models import FlowRun, StateRecord, TaskRun
-from .specs import NotFound, StateEvent, StateSpec, new_id
+from .specs import NotFound, StateEvent, new_id
 
 #: Rows per `IN (...)` list, well below every database's limit on bound parameters.
 CHUNK = 1000
 
 Run = FlowRun | TaskRun
+
+#: The run columns that mirror its current state (plus `updated_at`, and `attempts` of a task
+#: run), in the order `mirror_values` fills them.
+MIRROR_COLUMNS = (
+    "state_id",
+    "state_type",
+    "state_name",
+    "state_message",
+    "state_timestamp",
+    "state_started_at",
+    "state_ended_at",
+    "state_forced",
+    "start_time",
+    "end_time",
+)
+
+_RUNNING = StateType.RUNNING.value
+_FINISHED = frozenset(state_type.value for state_type in FINISHED_TYPES)
+_TYPES = {state_type.value: state_type for state_type in StateType}
+_NAMES = {state_type.value: name for state_type, name in DEFAULT_NAMES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +67,9 @@ class Outcome:
     duplicate: bool = False
     reason: str = ""
     rule: str = ""
+
+
+_DUPLICATE = Outcome(accepted=False, duplicate=True)
 
 
 def chunks(values: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
@@ -61,12 +90,40 @@ def load_runs(session: Session, model: type[Run], ids: Iterable[str]) -> dict[st
     return found
 
 
+def _id_in(session: Session, column: Any, ids: Sequence[str]) -> Any:
+    """`column IN ids`, with the ids sent as one parameter rather than one parameter per id
+    (quicker to compile, send and plan): an array on PostgreSQL (`= ANY(:ids)`), a JSON list on
+    SQLite (`IN (SELECT value FROM json_each(:ids))`)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", list(ids), type_=ARRAY(String)))
+    if dialect == "sqlite":
+        each = text("SELECT value FROM json_each(:ids)").bindparams(ids=json.dumps(list(ids)))
+        return column.in_(each.columns(sql_column("value", String)))
+    return column.in_(ids)
+
+
+def load_run_values(
+    session: Session, table: Table, ids: Iterable[str], columns: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """`load_runs` without the ORM: the given columns (and `id`) of the runs with these ids, as
+    dicts by id, locked for update in id order likewise."""
+    wanted = sorted(set(ids))
+    selected = [table.c.id, *(table.c[name] for name in columns)]
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunks(wanted):
+        query = select(*selected).where(_id_in(session, table.c.id, part)).order_by(table.c.id)
+        for row in session.execute(query.with_for_update()):
+            found[row[0]] = row._asdict()
+    return found
+
+
 def existing_ids(session: Session, column: Any, ids: Iterable[str]) -> set[str]:
     """Which of `ids` are already present in `column`."""
     wanted = sorted(set(ids))
     present: set[str] = set()
     for part in chunks(wanted):
-        present.update(session.scalars(select(column).where(column.in_(part))))
+        present.update(session.scalars(select(column).where(_id_in(session, column, part))))
     return present
 
 
@@ -112,43 +169,113 @@ def current_state_row(run: Run) -> dict[str, Any] | None:
     }
 
 
-def mirror_state(run: Run, row: dict[str, Any], now: float) -> None:
-    """Copy a newly recorded state onto its run, and derive the run's start and end times.
+def mirror_values(
+    values: dict[str, Any], row: dict[str, Any], now: float, *, task_run: bool
+) -> None:
+    """Copy a newly recorded state into `values`, a run's columns as a dict, and derive the
+    run's start and end times (and a task run's attempts) from what `values` held before.
 
     A run starts when it first enters RUNNING (or when a state says when it started); it ends
     when it enters a finished state. Entering RUNNING again (a retry, or a forced restart) clears
-    the end time; each entry into RUNNING counts as one attempt of a task run.
+    the end time; each entry into RUNNING counts as one attempt of a task run. `values` must hold
+    `start_time` and `end_time` (and `attempts` for a task run); every key of `MIRROR_COLUMNS`
+    and `updated_at` are set.
     """
-    state_type = StateType(row["type"])
-    run.state_id = row["id"]
-    run.state_type = row["type"]
-    run.state_name = row["name"]
-    run.state_message = row["message"]
-    run.state_timestamp = row["timestamp"]
-    run.state_started_at = row["started_at"]
-    run.state_ended_at = row["ended_at"]
-    run.state_forced = row["forced"]
-    if run.start_time is None and row["started_at"] is not None:
-        run.start_time = row["started_at"]
-    if state_type is StateType.RUNNING:
-        if run.start_time is None:
-            run.start_time = row["timestamp"]
-        run.end_time = None
-        if isinstance(run, TaskRun):
-            run.attempts = (run.attempts or 0) + 1
-    elif state_type in FINISHED_TYPES:
-        run.end_time = row["ended_at"] if row["ended_at"] is not None else row["timestamp"]
-    elif row["ended_at"] is not None:
-        run.end_time = row["ended_at"]
-    run.updated_at = now
+    state_type = row["type"]
+    started_at = row["started_at"]
+    ended_at = row["ended_at"]
+    values["state_id"] = row["id"]
+    values["state_type"] = state_type
+    values["state_name"] = row["name"]
+    values["state_message"] = row["message"]
+    values["state_timestamp"] = row["timestamp"]
+    values["state_started_at"] = started_at
+    values["state_ended_at"] = ended_at
+    values["state_forced"] = row["forced"]
+    if values["start_time"] is None and started_at is not None:
+        values["start_time"] = started_at
+    if state_type == _RUNNING:
+        if values["start_time"] is None:
+            values["start_time"] = row["timestamp"]
+        values["end_time"] = None
+        if task_run:
+            values["attempts"] = (values["attempts"] or 0) + 1
+    elif state_type in _FINISHED:
+        values["end_time"] = ended_at if ended_at is not None else row["timestamp"]
+    elif ended_at is not None:
+        values["end_time"] = ended_at
+    values["updated_at"] = now
 
 
-def _current_type(run: Run) -> StateType | None:
-    return StateType(run.state_type) if run.state_type else None
+def mirror_state(run: Run, row: dict[str, Any], now: float) -> None:
+    """Copy a newly recorded state onto its ORM run (see `mirror_values`)."""
+    task_run = isinstance(run, TaskRun)
+    values: dict[str, Any] = {"start_time": run.start_time, "end_time": run.end_time}
+    if task_run:
+        values["attempts"] = run.attempts
+    mirror_values(values, row, now, task_run=task_run)
+    for column, value in values.items():
+        setattr(run, column, value)
+
+
+_VERDICTS: dict[tuple[str | None, StateType], Verdict] = {}
+
+
+def _verdict(current: str | None, proposed: StateType) -> Verdict:
+    """`check_transition` for a current type as stored (a string, or None), remembered: the
+    rules are pure, and there are only so many pairs of types."""
+    key = (current, proposed)
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        verdict = check_transition(_TYPES[current] if current else None, proposed)
+        _VERDICTS[key] = verdict
+    return verdict
+
+
+def _judge(event: StateEvent, current: str | None) -> Outcome | bool:
+    """The refusal of `event` by the rules, or whether recording it is forced (an operator's
+    `force` that overrides a refusal; a `force` on an allowed transition overrides nothing)."""
+    verdict = _verdict(current, event.state.type)
+    if verdict.accepted:
+        return False
+    if not event.force:
+        return Outcome(False, reason=verdict.reason, rule=verdict.rule)
+    return True
+
+
+def state_row(
+    event: StateEvent, flow_run_id: str, *, forced: bool, now: float, index: int
+) -> dict[str, Any]:
+    """The history row of an accepted event, the `index`-th recorded in its transaction.
+
+    Each row is stamped a little later than the one before, so that history read back in
+    (timestamp, created_at) order keeps the order of the batch even for equal timestamps.
+    """
+    spec = event.state
+    state_type = spec.type.value
+    return {
+        "id": event.id or new_id(),
+        "flow_run_id": flow_run_id,
+        "task_run_id": event.task_run_id,
+        "type": state_type,
+        "name": spec.name or _NAMES[state_type],
+        "message": spec.message,
+        "timestamp": now if spec.timestamp is None else spec.timestamp,
+        "started_at": spec.started_at,
+        "ended_at": spec.ended_at,
+        "forced": forced,
+        "created_at": now + index * 1e-6,
+    }
+
+
+def _foreign(task_run_id: str, owner: str, claimed: str) -> Outcome:
+    return Outcome(
+        False, reason=f"task run {task_run_id} belongs to flow run {owner}, not {claimed}"
+    )
 
 
 class StateApplier:
-    """Applies state events, in order, to runs it was given; collects the rows to insert.
+    """Applies state events, in order, to ORM runs it was given; collects the rows to insert.
 
     `flow_runs` and `task_runs` map ids to loaded ORM runs; `known_ids` holds the state ids that
     already exist (events with one of them are duplicates). Call `flush()` once at the end.
@@ -180,46 +307,21 @@ class StateApplier:
             if run is None:
                 return Outcome(False, reason=f"task run {event.task_run_id} does not exist")
             if event.flow_run_id is not None and event.flow_run_id != run.flow_run_id:
-                return Outcome(
-                    False,
-                    reason=f"task run {run.id} belongs to flow run {run.flow_run_id}, "
-                    f"not {event.flow_run_id}",
-                )
+                return _foreign(run.id, run.flow_run_id, event.flow_run_id)
             flow_run_id = run.flow_run_id
         else:
             run = self._flow_runs.get(event.flow_run_id or "")
             if run is None:
                 return Outcome(False, reason=f"flow run {event.flow_run_id} does not exist")
             flow_run_id = run.id
-        verdict = check_transition(_current_type(run), event.state.type)
-        if not verdict.accepted and not event.force:
-            return Outcome(False, reason=verdict.reason, rule=verdict.rule)
-        # `forced` marks a state that exists only because an operator overrode a refusal; a
-        # `force` on a transition the rules allow anyway overrides nothing.
-        row = self._row(event, flow_run_id, forced=not verdict.accepted)
+        forced = _judge(event, run.state_type)
+        if isinstance(forced, Outcome):
+            return forced
+        row = state_row(event, flow_run_id, forced=forced, now=self._now, index=len(self._rows))
         mirror_state(run, row, self._now)
         self._rows.append(row)
         self._known_ids.add(row["id"])
         return Outcome(True, row=row)
-
-    def _row(self, event: StateEvent, flow_run_id: str, *, forced: bool) -> dict[str, Any]:
-        spec: StateSpec = event.state
-        # Each row is stamped a little later than the one before, so that history read back in
-        # (timestamp, created_at) order keeps the order of the batch even for equal timestamps.
-        created_at = self._now + len(self._rows) * 1e-6
-        return {
-            "id": event.id or new_id(),
-            "flow_run_id": flow_run_id,
-            "task_run_id": event.task_run_id,
-            "type": spec.type.value,
-            "name": spec.name or DEFAULT_NAMES[spec.type],
-            "message": spec.message,
-            "timestamp": self._now if spec.timestamp is None else spec.timestamp,
-            "started_at": spec.started_at,
-            "ended_at": spec.ended_at,
-            "forced": forced,
-            "created_at": created_at,
-        }
 
     def flush(self) -> int:
         """Insert the recorded rows (one bulk INSERT) and write the runs' new current state."""
@@ -229,6 +331,71 @@ class StateApplier:
         written = len(self._rows)
         self._rows = []
         return written
+
+
+#: What `BatchStateApplier` needs of a flow run / a task run (besides its id).
+FLOW_RUN_FIELDS = ("state_type", "start_time", "end_time")
+TASK_RUN_FIELDS = ("flow_run_id", "state_type", "start_time", "end_time", "attempts")
+
+
+class BatchStateApplier:
+    """`StateApplier`'s rules over plain dicts: the batch endpoint's applier.
+
+    `flow_runs` and `task_runs` map ids to dicts holding at least `FLOW_RUN_FIELDS` /
+    `TASK_RUN_FIELDS` (rows read with `load_run_values`, or rows about to be inserted). An
+    accepted event updates its run's dict in place with the run's new mirrored columns
+    (`mirror_values`), and the run is listed in `changed_flow_runs` / `changed_task_runs`. The
+    accepted history rows collect in `rows`, in order; the caller writes everything.
+    """
+
+    def __init__(
+        self,
+        *,
+        flow_runs: dict[str, dict[str, Any]],
+        task_runs: dict[str, dict[str, Any]],
+        known_ids: set[str],
+        now: float,
+    ) -> None:
+        self._flow_runs = flow_runs
+        self._task_runs = task_runs
+        self._known_ids = known_ids
+        self._now = now
+        self.rows: list[dict[str, Any]] = []
+        self.changed_flow_runs: dict[str, dict[str, Any]] = {}
+        self.changed_task_runs: dict[str, dict[str, Any]] = {}
+
+    def apply(self, event: StateEvent) -> Outcome | None:
+        """Check one event against the rules and, when accepted, record it: None when accepted
+        (no `Outcome` is built for the common case), else the duplicate or the refusal."""
+        if event.id is not None and event.id in self._known_ids:
+            return _DUPLICATE
+        task_run_id = event.task_run_id
+        if task_run_id is not None:
+            values = self._task_runs.get(task_run_id)
+            if values is None:
+                return Outcome(False, reason=f"task run {task_run_id} does not exist")
+            flow_run_id = values["flow_run_id"]
+            if event.flow_run_id is not None and event.flow_run_id != flow_run_id:
+                return _foreign(task_run_id, flow_run_id, event.flow_run_id)
+            changed = self.changed_task_runs
+            run_id = task_run_id
+        else:
+            run_id = event.flow_run_id or ""
+            values = self._flow_runs.get(run_id)
+            if values is None:
+                return Outcome(False, reason=f"flow run {event.flow_run_id} does not exist")
+            flow_run_id = run_id
+            changed = self.changed_flow_runs
+        forced = _judge(event, values["state_type"])
+        if isinstance(forced, Outcome):
+            return forced
+        rows = self.rows
+        row = state_row(event, flow_run_id, forced=forced, now=self._now, index=len(rows))
+        mirror_values(values, row, self._now, task_run=task_run_id is not None)
+        rows.append(row)
+        self._known_ids.add(row["id"])
+        changed[run_id] = values
+        return None
 
 
 def set_run_state(

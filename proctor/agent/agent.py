@@ -1,0 +1,335 @@
+"""The agent: a loop that takes due runs from one work queue and runs each in its own process.
+
+One iteration, `run_once(now)`, is a numbered pipeline with every clock read passed in, so tests
+drive the agent one step at a time against a real server:
+
+1. heartbeat (every `heartbeat_interval`): say we are alive; stop the runs the server lists for
+   cancellation;
+2. reap: collect processes that ended and report what their run could not (see below);
+3. escalate: SIGKILL processes asked to stop more than `cancel_grace` seconds ago;
+4. claim (when slots are free and a poll is due): up to `limit - running` due runs;
+5. launch the claimed runs, or release them when the agent is stopping.
+
+What the agent reports itself, since the run's own process could not:
+- a process asked to stop (cancellation, or shutdown) ends CANCELLED (forced);
+- a process that exited while its run is not finished ends CRASHED (the process died, was
+  killed from outside, or the interpreter broke before the engine could record an end).
+
+Stopping (`request_stop`, what SIGINT and SIGTERM do): claim nothing more; release runs claimed
+but not started, so another agent takes them at once; let running runs finish for up to
+`shutdown_grace` seconds (still heartbeating, so the server does not declare them crashed); then
+stop the rest (SIGTERM, SIGKILL after `cancel_grace`) and report them CANCELLED. A second signal
+skips the waiting. Runs that had started are not put back in the queue: they may have done part
+of their work, and running it twice is for the flow's retries to decide, not the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..client import ApiError, ProctorClient
+from ..core.errors import ProctorError
+from ..core.ids import new_id
+from ..core.states import FINISHED_TYPES
+from .processes import FlowRunProcess, execute_command
+
+_log = logging.getLogger("proctor.agent")
+_FINISHED = {t.value for t in FINISHED_TYPES}
+#: What `Agent._api` answers instead of raising.
+UNREACHABLE, REFUSED = object(), object()
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """How an agent behaves; every duration in seconds."""
+
+    api_url: str
+    work_queue: str = "default"
+    limit: int = 4
+    labels: tuple[str, ...] = ()
+    name: str | None = None
+    poll_interval: float = 2.0
+    heartbeat_interval: float = 5.0
+    cancel_grace: float = 10.0
+    shutdown_grace: float = 30.0
+    workdir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or self.limit > 100:
+            raise ProctorError(f"limit={self.limit}: an agent runs 1 to 100 runs at once")
+        for option in ("poll_interval", "heartbeat_interval", "cancel_grace", "shutdown_grace"):
+            if getattr(self, option) < 0:
+                raise ProctorError(f"{option} must not be negative")
+
+
+@dataclass
+class Tick:
+    """What one iteration did, by flow-run id: for logs and tests."""
+
+    started: list[str] = field(default_factory=list)
+    finished: dict[str, str] = field(default_factory=dict)  # id -> final state type
+    released: list[str] = field(default_factory=list)
+    stopping: list[str] = field(default_factory=list)
+
+
+class Agent:
+    """Polls one work queue and runs what it claims in subprocesses (see the module docstring)."""
+
+    def __init__(
+        self, settings: AgentSettings, *, env: Mapping[str, str] | None = None
+    ) -> None:
+        self.settings = settings
+        self.id = new_id()
+        self.name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
+        self.workdir = (settings.workdir or Path.cwd()).resolve()
+        self.client = ProctorClient(settings.api_url)
+        self.env = env
+        self.running: dict[str, FlowRunProcess] = {}
+        self.claimed: deque[dict[str, Any]] = deque()
+        self.stopping = False
+        self.hurry = False  # a second stop request: do not wait for running runs
+        self._next_heartbeat = 0.0
+        self._next_claim = 0.0
+        self._unreported: list[tuple[str, dict[str, Any], bool]] = []
+        self._cancel_seen: set[str] = set()
+        self._wake = threading.Event()
+        self._server_down = False
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run_once(self, now: float) -> Tick:
+        """One iteration of the pipeline in the module docstring."""
+        tick = Tick()
+        self._retry_reports()
+        if now >= self._next_heartbeat:
+            self._heartbeat(now, tick)
+        self._reap(now, tick)
+        for proc in self.running.values():
+            if proc.escalate(now, self.settings.cancel_grace):
+                _log.warning("flow run %s did not stop within %.0fs: killed", proc.flow_run_id,
+                             self.settings.cancel_grace)
+        if not self.stopping and now >= self._next_claim:
+            self.claim(now)
+        self.launch(now, tick)
+        return tick
+
+    def request_stop(self) -> None:
+        """Begin stopping (safe from a signal handler); a second call stops without waiting."""
+        if self.stopping:
+            self.hurry = True
+        self.stopping = True
+        self._wake.set()
+
+    def start(self, clock: Callable[[], float] = time.time) -> None:
+        """Run until stopped by `request_stop` (or SIGINT/SIGTERM in the main thread), then shut
+        down as the module docstring says."""
+        restore = self._install_signal_handlers()
+        _log.info("agent %s polling work queue %r of %s (up to %d runs at once)", self.name,
+                  self.settings.work_queue, self.settings.api_url, self.settings.limit)
+        tick_every = max(0.01, min(0.25, self.settings.poll_interval))
+        try:
+            while not self.stopping:
+                self.run_once(clock())
+                self._wake.wait(tick_every)
+            self._shutdown(clock, tick_every)
+        finally:
+            restore()
+            self.client.close()
+
+    def _shutdown(self, clock: Callable[[], float], tick_every: float) -> None:
+        self.run_once(clock())  # releases whatever was claimed but not started
+        if self.running:
+            _log.info("agent stopping: waiting up to %.0fs for %d run(s) to finish (Ctrl-C again "
+                      "to stop them now)", self.settings.shutdown_grace, len(self.running))
+        deadline = clock() + self.settings.shutdown_grace
+        self._wake.clear()
+        while self.running:
+            now = clock()
+            if self.hurry or now >= deadline:
+                for proc in self.running.values():
+                    proc.request_stop(f"agent {self.name} stopped before the run finished", now)
+            self.run_once(now)
+            self._wake.wait(tick_every)
+            self._wake.clear()
+        self._retry_reports()
+        _log.info("agent %s stopped", self.name)
+
+    def _install_signal_handlers(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum: int, frame: Any) -> None:
+            self.request_stop()
+
+        for sig in previous:
+            signal.signal(sig, handler)
+
+        def restore() -> None:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        return restore
+
+    # -- 1. heartbeat ---------------------------------------------------------------------------
+    def _heartbeat(self, now: float, tick: Tick) -> None:
+        self._next_heartbeat = now + self.settings.heartbeat_interval
+        answer = self._api(self.client.agent_heartbeat, self.id, self.name,
+                           self.settings.work_queue, self.settings.labels)
+        if not isinstance(answer, dict):
+            return
+        for run_id in answer.get("cancel") or []:
+            self._cancel(run_id, now, tick)
+
+    def _cancel(self, run_id: str, now: float, tick: Tick) -> None:
+        proc = self.running.get(run_id)
+        if proc is not None:
+            if proc.stop_requested_at is None:
+                _log.info("cancelling flow run %s (%s): stopping its process %d", run_id,
+                          proc.label, proc.pid)
+                proc.request_stop("cancelled on request", now)
+                tick.stopping.append(run_id)
+            return
+        for claim in list(self.claimed):
+            if claim["flow_run"]["id"] == run_id:
+                self.claimed.remove(claim)
+                self._report(run_id, "CANCELLED", "cancelled before it started", force=True)
+                return
+        if run_id in self._cancel_seen:
+            return
+        self._cancel_seen.add(run_id)
+        run = self._api(self.client.read_flow_run, run_id)
+        if isinstance(run, dict) and run.get("state_type") not in _FINISHED:
+            self._report(run_id, "CANCELLED", "cancelled on request", force=True)
+
+    # -- 2. reap --------------------------------------------------------------------------------
+    def _reap(self, now: float, tick: Tick) -> None:
+        for run_id, proc in list(self.running.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            del self.running[run_id]
+            tick.finished[run_id] = self._settle(proc, code)
+
+    def _settle(self, proc: FlowRunProcess, code: int) -> str:
+        """Report what the ended process could not; the run's final state type."""
+        run_id = proc.flow_run_id
+        run = self._api(self.client.read_flow_run, run_id)
+        state = run.get("state_type") if isinstance(run, dict) else None
+        # A stopped run ends CANCELLED, unless it had ended on its own just before the signal
+        # (it exited normally, with its final state recorded): then that state stands.
+        if proc.stop_requested_at is not None and not (code >= 0 and state in _FINISHED):
+            self._report(run_id, "CANCELLED", proc.stop_reason, force=True)
+            _log.info("flow run %s (%s) cancelled: %s", run_id, proc.label, proc.stop_reason)
+            return "CANCELLED"
+        if isinstance(run, dict) and state not in _FINISHED:
+            how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            self._report(run_id, "CRASHED",
+                         f"its process {proc.pid} {how} before the run finished")
+            _log.error("flow run %s (%s) crashed: process %s", run_id, proc.label, how)
+            return "CRASHED"
+        _log.info("flow run %s (%s) ended: %s", run_id, proc.label, state or "?")
+        return state or "?"
+
+    # -- 4. claim -------------------------------------------------------------------------------
+    def claim(self, now: float) -> list[str]:
+        """Claim up to the free slots' worth of due runs; the ids claimed (not started yet)."""
+        free = self.settings.limit - len(self.running) - len(self.claimed)
+        if free <= 0:
+            return []
+        claims = self._api(self.client.claim_runs, self.settings.work_queue, self.id, free)
+        if not isinstance(claims, list):
+            self._next_claim = now + self.settings.poll_interval
+            return []
+        self.claimed.extend(claims)
+        # A full batch means more may be waiting: ask again as soon as a slot frees up.
+        self._next_claim = now if len(claims) >= free else now + self.settings.poll_interval
+        return [c["flow_run"]["id"] for c in claims]
+
+    # -- 5. launch or release -------------------------------------------------------------------
+    def launch(self, now: float, tick: Tick | None = None) -> Tick:
+        """Start the claimed runs, or release them all when the agent is stopping."""
+        tick = tick if tick is not None else Tick()
+        while self.claimed:
+            claim = self.claimed.popleft()
+            run_id = claim["flow_run"]["id"]
+            if self.stopping:
+                answer = self._api(self.client.release_flow_run, run_id, self.id)
+                if answer is not UNREACHABLE and answer is not REFUSED:
+                    tick.released.append(run_id)
+                    _log.info("released flow run %s: the agent is stopping", run_id)
+                else:
+                    _log.warning("could not release flow run %s; the server's reaper ends it "
+                                 "once this agent stops heartbeating", run_id)
+                continue
+            self._start(claim, now, tick)
+        return tick
+
+    def _start(self, claim: dict[str, Any], now: float, tick: Tick) -> None:
+        run = claim["flow_run"]
+        deployment = claim.get("deployment") or {}
+        entrypoint = deployment.get("entrypoint")
+        label = f"{run.get('flow_name')}/{deployment.get('name', '?')}"
+        if not entrypoint:
+            self._report(run["id"], "FAILED", "its deployment has no entrypoint", force=True)
+            return
+        command = execute_command(run["id"], entrypoint, run.get("parameters") or {},
+                                  self.client.api_url)
+        try:
+            proc = FlowRunProcess.start(run["id"], label, command, cwd=self.workdir,
+                                        env=self.env, now=now)
+        except OSError as exc:
+            self._report(run["id"], "CRASHED", f"the agent could not start its process: {exc}")
+            return
+        self.running[run["id"]] = proc
+        tick.started.append(run["id"])
+        _log.info("started flow run %s (%s) in process %d", run["id"], label, proc.pid)
+
+    # -- talking to the server ------------------------------------------------------------------
+    def _report(self, run_id: str, state_type: str, message: str, force: bool = False) -> None:
+        """Set the run's state; kept and retried on later iterations if the server is away."""
+        state = {"type": state_type, "message": message, "timestamp": time.time()}
+        self._unreported.append((run_id, state, force))
+        self._retry_reports()
+
+    def _retry_reports(self) -> None:
+        pending, self._unreported = self._unreported, []
+        for run_id, state, force in pending:
+            answer = self._api(self.client.set_flow_run_state, run_id, state, force)
+            if answer is UNREACHABLE:
+                self._unreported.append((run_id, state, force))
+            elif answer is REFUSED:  # 409: the run is already final (the reaper, a race)
+                _log.debug("flow run %s: %s not recorded, refused", run_id, state["type"])
+
+    def _api(self, call: Callable[..., Any], *args: Any) -> Any:
+        """Call the server. `UNREACHABLE` when it could not answer (or answered 5xx; logged
+        once per outage): worth trying again later. `REFUSED` for a 4xx answer: an expected
+        race (the run ended, was taken or deleted meanwhile), logged at debug level."""
+        from ..client import ServerUnreachable
+
+        try:
+            answer = call(*args)
+        except ServerUnreachable as exc:
+            if not self._server_down:
+                _log.warning("server unreachable, will keep trying: %s", exc)
+            self._server_down = True
+            return UNREACHABLE
+        except ApiError as exc:
+            if exc.status >= 500:
+                _log.warning("%s", exc)
+                return UNREACHABLE
+            _log.debug("%s", exc)
+            return REFUSED
+        if self._server_down:
+            _log.info("server reachable again")
+            self._server_down = False
+        return answer

@@ -1,0 +1,113 @@
+"""One flow run in its own operating-system process, as the agent sees it.
+
+The agent never imports user code: each claimed run becomes
+`python -m proctor.agent.execute --flow-run-id ID --entrypoint REF --parameters JSON --api-url URL`,
+which loads the entrypoint and runs the flow, recording to the server under the run's own id.
+
+The child gets a session of its own (`start_new_session`): a Ctrl-C typed in the agent's terminal
+reaches the agent only, and the agent decides what happens to its runs (see `proctor.agent`).
+Stopping is two-step: SIGTERM, then SIGKILL when the child has not exited after a grace period.
+Both go to the child's whole process group, so worker processes of a `processes` executor stop
+with it instead of outliving their run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def execute_command(
+    flow_run_id: str, entrypoint: str, parameters: Mapping[str, Any], api_url: str
+) -> list[str]:
+    """The command line that runs one flow run in a fresh Python process."""
+    return [
+        sys.executable, "-m", "proctor.agent.execute",
+        "--flow-run-id", flow_run_id,
+        "--entrypoint", entrypoint,
+        "--parameters", json.dumps(dict(parameters)),
+        "--api-url", api_url,
+    ]
+
+
+@dataclass
+class FlowRunProcess:
+    """A started flow-run process and what the agent decided about it."""
+
+    flow_run_id: str
+    label: str  # "flow/deployment" for messages
+    process: subprocess.Popen
+    started_at: float
+    #: When the agent asked it to stop (cancellation or shutdown), and why; None while it runs.
+    stop_requested_at: float | None = None
+    stop_reason: str = ""
+    killed: bool = False
+    exit_code: int | None = field(default=None)
+
+    @classmethod
+    def start(
+        cls,
+        flow_run_id: str,
+        label: str,
+        command: list[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str] | None,
+        now: float,
+    ) -> FlowRunProcess:
+        process = subprocess.Popen(
+            command, cwd=str(cwd), env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        return cls(flow_run_id, label, process, now)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def poll(self) -> int | None:
+        """The exit code once the process has ended (and been reaped), else None."""
+        if self.exit_code is None:
+            self.exit_code = self.process.poll()
+        return self.exit_code
+
+    def request_stop(self, reason: str, now: float) -> None:
+        """SIGTERM, once; `escalate` sends SIGKILL when the grace period is over."""
+        if self.stop_requested_at is not None:
+            return
+        self.stop_requested_at = now
+        self.stop_reason = reason
+        if self.poll() is None:
+            self._signal(signal.SIGTERM)
+
+    def escalate(self, now: float, grace: float) -> bool:
+        """SIGKILL a process asked to stop more than `grace` seconds ago; True if killed now."""
+        if self.stop_requested_at is None or self.killed or self.poll() is not None:
+            return False
+        if now - self.stop_requested_at < grace:
+            return False
+        self.kill()
+        return True
+
+    def kill(self) -> None:
+        self.killed = True
+        self._signal(getattr(signal, "SIGKILL", signal.SIGTERM))
+
+    def _signal(self, signum: int) -> None:
+        """Signal the child's process group (POSIX), or the child alone elsewhere."""
+        try:
+            if hasattr(os, "killpg"):
+                os.killpg(self.process.pid, signum)
+            elif signum == signal.SIGTERM:
+                self.process.terminate()
+            else:
+                self.process.kill()
+        except (ProcessLookupError, PermissionError):
+            pass

@@ -1,0 +1,178 @@
+"""Bodies of the routes that make the server start runs: deployments, agents, claims, limits.
+
+Kept apart from `schemas` (what recorders report) because these describe work to be done. The
+same first-defence rules apply: ids are 32 hex digits, text is storable, JSON is finite and
+bounded. A schedule is checked by `proctor.schedules.schedule_from_dict` itself and stored in
+the canonical form that function's result serialises to, so the scheduler never meets a
+schedule it cannot load and equal schedules compare equal.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from ...schedules import ScheduleError, schedule_from_dict
+from .schemas import (
+    MAX_INT,
+    MAX_TAGS,
+    FlowRunRead,
+    Id,
+    Key,
+    Name,
+    Parameters,
+    Tags,
+    Text,
+    Timestamp,
+    check_json,
+)
+
+#: Most runs one claim may take.
+MAX_CLAIM = 100
+#: Most retries of a crashed run (a bound, so a typo cannot make a run restart forever).
+MAX_RETRIES = 1000
+
+
+def check_schedule(value: dict[str, Any]) -> dict[str, Any]:
+    """A schedule `schedule_from_dict` accepts, in its canonical form; else a 422 naming the
+    problem."""
+    check_json(value)
+    try:
+        return schedule_from_dict(value).to_dict()
+    except ScheduleError as exc:
+        raise ValueError(str(exc)) from exc
+    except Exception as exc:  # whatever the loader trips on, the input was the cause: a 422
+        raise ValueError(f"invalid schedule: {type(exc).__name__}: {exc}") from exc
+
+
+ScheduleJson = Annotated[dict[str, Any], AfterValidator(check_schedule)]
+RunLimit = Annotated[int, Field(ge=1, le=MAX_INT)]
+Retries = Annotated[int, Field(ge=0, le=MAX_RETRIES)]
+
+
+# -- deployments --------------------------------------------------------------------------------
+class DeploymentCreate(BaseModel):
+    """A deployment to create, or to update when its flow already has one of this name. On an
+    update the fields left out keep their stored values."""
+
+    flow_name: Name
+    name: Name
+    entrypoint: Key = Field(description="Where the agent finds the flow: path/to/file.py:name")
+    id: Id | None = Field(None, description="The new deployment's id (ignored on update)")
+    description: Text = ""
+    parameters: Parameters = Field(default_factory=dict)
+    parameter_schema: Parameters = Field(default_factory=dict)
+    schedule: ScheduleJson | None = Field(
+        None, description="A schedule as proctor.schedules serialises it (to_dict), or null"
+    )
+    work_queue_name: Name = "default"
+    tags: Tags = Field(default_factory=list)
+    paused: bool = False
+    max_concurrent_runs: RunLimit | None = None
+    retries: Retries = Field(0, description="How many times a crashed run is scheduled again")
+
+
+class DeploymentRead(BaseModel):
+    id: str
+    flow_id: str
+    flow_name: str
+    name: str
+    description: str
+    entrypoint: str
+    parameters: dict[str, Any]
+    parameter_schema: dict[str, Any]
+    schedule: dict[str, Any] | None
+    schedule_description: str
+    work_queue_name: str
+    tags: list[str]
+    paused: bool
+    max_concurrent_runs: int | None
+    retries: int
+    created_at: float
+    updated_at: float
+
+
+class DeploymentRunCreate(BaseModel):
+    """An on-demand run: `parameters` overlay the deployment's defaults, `tags` add to its tags;
+    due at `scheduled_time` (default now)."""
+
+    id: Id | None = None
+    name: Name | None = None
+    parameters: Parameters = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=list)
+    idempotency_key: Name | None = None
+    scheduled_time: Timestamp | None = None
+
+
+# -- agents and claims --------------------------------------------------------------------------
+class AgentHeartbeat(BaseModel):
+    """What an agent says about itself, every few seconds."""
+
+    id: Id
+    name: Name
+    work_queue_name: Name
+    labels: Tags = Field(default_factory=list)
+
+
+class AgentRead(BaseModel):
+    id: str
+    name: str
+    work_queue_name: str
+    labels: list[str]
+    last_heartbeat: float | None
+    status: Literal["online", "offline"]
+
+
+class HeartbeatAnswer(BaseModel):
+    """The agent as stored, and the ids of its runs whose cancellation was requested."""
+
+    agent: AgentRead
+    cancel: list[str]
+
+
+class ClaimRequest(BaseModel):
+    agent_id: Id
+    limit: Annotated[int, Field(ge=1, le=MAX_CLAIM)] = 1
+
+
+class ClaimedRun(BaseModel):
+    """A run the agent now holds (PENDING), and the deployment that says how to run it."""
+
+    flow_run: FlowRunRead
+    deployment: DeploymentRead
+
+
+class ReleaseRequest(BaseModel):
+    agent_id: Id
+
+
+# -- concurrency limits -------------------------------------------------------------------------
+class ConcurrencyLimitCreate(BaseModel):
+    """At most `limit` task runs carrying `tag` hold a slot at once (0 stops them all)."""
+
+    tag: Name
+    limit: Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+class ConcurrencyLimitRead(BaseModel):
+    tag: str
+    limit: int
+    active: int
+
+
+class SlotsAcquire(BaseModel):
+    task_run_id: Id
+    tags: Annotated[list[Name], Field(max_length=MAX_TAGS)]
+
+
+class SlotsGranted(BaseModel):
+    granted: bool
+
+
+class SlotsRelease(BaseModel):
+    task_run_id: Id
+
+
+class SlotsReleased(BaseModel):
+    released: int

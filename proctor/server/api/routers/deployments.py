@@ -1,0 +1,151 @@
+"""`/api/deployments`: upsert by (flow name, name), read by id or name, pause, resume, delete,
+list upcoming scheduled runs, and create a run on demand.
+
+The name routes are declared before the id routes: `/name/scheduled` must reach the lookup of a
+deployment called "scheduled", not be taken for the `{id}/scheduled` of a deployment "name".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.orm import Session
+
+from ...db import queries as q
+from .. import convert
+from ..control_schemas import DeploymentCreate, DeploymentRead, DeploymentRunCreate
+from ..deps import DB, DeploymentId, PageQuery, PathName, wake_service
+from ..schemas import FlowRunRead, Name, Page, TransitionRefused
+
+router = APIRouter(prefix="/api/deployments", tags=["deployments"])
+
+_REFUSED = {409: {"model": TransitionRefused, "description": "Refused: see reason and rule"}}
+
+
+@router.post(
+    "",
+    response_model=DeploymentRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": DeploymentRead, "description": "It existed and was updated (re-deploy)"},
+        **_REFUSED,
+    },
+)
+def upsert_deployment(
+    body: DeploymentCreate, database: DB, request: Request, response: Response
+) -> DeploymentRead:
+    """201 with a new deployment; 200 when the flow already had one of this name, updated with
+    the fields given. A changed schedule, parameters, tags, queue or retries, or pausing, removes
+    the deployment's auto-scheduled runs that no agent took; the scheduler makes new ones."""
+    spec = convert.deployment_spec(body)
+
+    def work(session: Session) -> tuple[DeploymentRead, bool]:
+        deployment, created = q.upsert_deployment(session, spec)
+        return convert.deployment_read(deployment), created
+
+    deployment, created = database.transact(work)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    wake_service(request, "scheduler")
+    return deployment
+
+
+@router.get("", response_model=Page[DeploymentRead])
+def list_deployments(
+    database: DB,
+    page: PageQuery,
+    flow_name: Annotated[Name | None, Query(description="Only this flow's deployments")] = None,
+) -> Page[DeploymentRead]:
+    """By flow name, then name."""
+    with database.read() as session:
+        rows = q.list_deployments(session, flow_name=flow_name, page=page)
+        items = [convert.deployment_read(row) for row in rows]
+    return Page[DeploymentRead](items=items, limit=page.limit, offset=page.offset)
+
+
+@router.get("/name/{flow_name}/{name}", response_model=DeploymentRead)
+def read_deployment_by_full_name(
+    flow_name: PathName, name: PathName, database: DB
+) -> DeploymentRead:
+    with database.read() as session:
+        return convert.deployment_read(q.read_deployment_by_name(session, name, flow_name))
+
+
+@router.get("/name/{name}", response_model=DeploymentRead, responses=_REFUSED)
+def read_deployment_by_name(name: PathName, database: DB) -> DeploymentRead:
+    """The only deployment called `name`; 409 when several flows have one of that name."""
+    with database.read() as session:
+        return convert.deployment_read(q.read_deployment_by_name(session, name))
+
+
+@router.get("/{deployment_id}", response_model=DeploymentRead)
+def read_deployment(deployment_id: DeploymentId, database: DB) -> DeploymentRead:
+    with database.read() as session:
+        return convert.deployment_read(q.read_deployment(session, deployment_id))
+
+
+def _set_paused(database: DB, deployment_id: str, paused: bool) -> DeploymentRead:
+    def work(session: Session) -> DeploymentRead:
+        return convert.deployment_read(q.set_paused(session, deployment_id, paused))
+
+    return database.transact(work)
+
+
+@router.post("/{deployment_id}/pause", response_model=DeploymentRead)
+def pause_deployment(deployment_id: DeploymentId, database: DB) -> DeploymentRead:
+    """Stop scheduling: the auto-scheduled runs that no agent took are removed. On-demand runs
+    can still be created."""
+    return _set_paused(database, deployment_id, True)
+
+
+@router.post("/{deployment_id}/resume", response_model=DeploymentRead)
+def resume_deployment(
+    deployment_id: DeploymentId, database: DB, request: Request
+) -> DeploymentRead:
+    """Schedule again, from now on (missed times are not made up for)."""
+    deployment = _set_paused(database, deployment_id, False)
+    wake_service(request, "scheduler")
+    return deployment
+
+
+@router.delete("/{deployment_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_deployment(deployment_id: DeploymentId, database: DB) -> Response:
+    """Delete the deployment and its runs that no agent took; other runs stay as history."""
+    database.transact(lambda session: q.delete_deployment(session, deployment_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{deployment_id}/scheduled", response_model=Page[FlowRunRead])
+def list_scheduled_runs(
+    deployment_id: DeploymentId, database: DB, page: PageQuery
+) -> Page[FlowRunRead]:
+    """The deployment's SCHEDULED runs, soonest first."""
+    with database.read() as session:
+        runs = q.list_scheduled_runs(session, deployment_id, page=page)
+        items = [convert.flow_run_read(run) for run in runs]
+    return Page[FlowRunRead](items=items, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/{deployment_id}/runs",
+    response_model=FlowRunRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": FlowRunRead, "description": "The run existed (same id or key)"}},
+)
+def create_deployment_run(
+    deployment_id: DeploymentId, body: DeploymentRunCreate, database: DB, response: Response
+) -> FlowRunRead:
+    """A SCHEDULED run on the deployment's queue, due at `scheduled_time` (default now), that
+    an agent of that queue claims; 200 with the existing run for a known `id` or
+    `idempotency_key`."""
+    spec = convert.deployment_run_spec(body)
+
+    def work(session: Session) -> tuple[FlowRunRead, bool]:
+        run, created = q.create_deployment_run(session, deployment_id, spec)
+        return convert.flow_run_read(run), created
+
+    run, created = database.transact(work)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return run

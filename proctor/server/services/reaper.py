@@ -1,0 +1,69 @@
+"""The reaper: marks overdue runs LATE, and ends (and retries) runs whose agent went silent.
+
+Each kind of work runs in transactions of a bounded size until a transaction finds less than its
+limit, so a backlog of thousands is worked off in one pass without one huge transaction. What
+happens to each run, and why concurrent reapers are safe: `proctor.server.db.queries.reaping`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from ... import settings
+from ..db import queries as q
+from ..db.engine import Database
+from .base import Service, as_epoch
+
+log = logging.getLogger("proctor.server.reaper")
+
+#: Runs per transaction.
+LATE_BATCH = 500
+ORPHAN_BATCH = 100
+
+
+class Reaper(Service):
+    """LATE after `late_after` seconds past due; CRASHED after `agent_timeout` seconds of agent
+    silence (then rescheduled while retries remain)."""
+
+    name = "reaper"
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        interval: float | None = None,
+        late_after: float | None = None,
+        agent_timeout: float | None = None,
+    ) -> None:
+        super().__init__(database, interval=interval)
+        self.late_after = settings.late_after() if late_after is None else late_after
+        self.agent_timeout = settings.agent_timeout() if agent_timeout is None else agent_timeout
+
+    def run_once(self, now: datetime | float) -> dict[str, int]:
+        """One pass as of `now`: `{"late", "crashed", "cancelled", "rescheduled"}` counts."""
+        moment = as_epoch(now)
+        counts = {"late": 0, "crashed": 0, "cancelled": 0, "rescheduled": 0}
+        while True:
+            late = self.database.transact(
+                lambda session: q.mark_late_runs(
+                    session, now=moment, late_after=self.late_after, limit=LATE_BATCH
+                )
+            )
+            counts["late"] += late
+            if late < LATE_BATCH:
+                break
+        while True:
+            reaped = self.database.transact(
+                lambda session: q.reap_orphaned_runs(
+                    session, now=moment, agent_timeout=self.agent_timeout, limit=ORPHAN_BATCH
+                )
+            )
+            counts["crashed"] += reaped.crashed
+            counts["cancelled"] += reaped.cancelled
+            counts["rescheduled"] += reaped.rescheduled
+            if reaped.examined < ORPHAN_BATCH or not (reaped.crashed + reaped.cancelled):
+                break
+        if any(counts.values()):
+            log.info("reaper: %s", counts)
+        return counts
