@@ -49,6 +49,41 @@ def _recorded(
         recorder.close()
 
 
+def _serve(
+    flow_obj: Any, name: str | None, schedule: Any, parameters: Mapping[str, Any] | None,
+    api_url: str | None, max_runs: int | None,
+) -> State | None:
+    """The shared body of `Flow.serve` and `FlowFunction.serve`."""
+    url = api_url or api_url_from_env()
+    label = name or flow_obj.name
+    if not url:
+        raise FlowRunFailedError(
+            f"serve {label!r}: no server to record to; pass api_url=... or set PROCTOR_API_URL "
+            f"(use flow.run() to run on a schedule without a server)"
+        )
+    schedule = schedule if schedule is not None else getattr(flow_obj, "schedule", None)
+    if schedule is None or not hasattr(schedule, "next_runs"):
+        raise TaskOptionError(
+            f"serve {label!r}: schedule={schedule!r} is not a schedule; pass one from "
+            f"proctor.schedules, e.g. IntervalSchedule('15m')"
+        )
+    given = dict(parameters or {})
+    from .engine.scheduled import ScheduledRunner
+
+    if isinstance(flow_obj, Flow):
+        flow_obj.validate_parameters(given)
+
+        def once(extra: dict[str, Any]) -> State:
+            return flow_obj.run({**extra, **given}, api_url=url, run_on_schedule=False)
+    else:
+        flow_obj.parameters.validate((), given)
+
+        def once(extra: dict[str, Any]) -> State:
+            return flow_obj.run_with({**extra, **given}, api_url=url)
+
+    return ScheduledRunner(schedule, once, name=label).run(max_runs)
+
+
 def _run_options(owner: str, retries: int, retry_delay: Any, hooks: dict[str, Any]):
     """Validate a flow's retry and hook options where the flow is written."""
     return FlowRunOptions(
@@ -138,6 +173,20 @@ class Flow(FlowGraph):
         from .deploy import deploy
 
         return deploy(self, name, **options)
+
+    def serve(
+        self,
+        name: str | None = None,
+        schedule: Any = None,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        api_url: str | None = None,
+        max_runs: int | None = None,
+    ) -> State | None:
+        """Run this flow here at every time of `schedule` (default: the flow's own), recording
+        each run to the server at `api_url` or `PROCTOR_API_URL`; `max_runs` stops it (else
+        it serves until interrupted). Returns the last run's state."""
+        return _serve(self, name, schedule, parameters, api_url, max_runs)
 
 
 class FlowFunction:
@@ -239,6 +288,20 @@ class FlowFunction:
         from .deploy import deploy
 
         return deploy(self, name, **options)
+
+    def serve(
+        self,
+        name: str | None = None,
+        schedule: Any = None,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        api_url: str | None = None,
+        max_runs: int | None = None,
+    ) -> State | None:
+        """Run this flow here at every time of `schedule` (default: the flow's own), recording
+        each run to the server at `api_url` or `PROCTOR_API_URL`; `max_runs` stops it (else
+        it serves until interrupted). Returns the last run's state."""
+        return _serve(self, name, schedule, parameters, api_url, max_runs)
 
     def __repr__(self) -> str:
         return f"<flow {self.name!r}>"

@@ -228,3 +228,31 @@ def test_recording_cli_reads_back(server, client):
     missing = subprocess.run([*cmd, "inspect", "0" * 32], capture_output=True, text=True,
                              env=env, timeout=60)
     assert missing.returncode == 2 and "Error:" in missing.stderr
+
+
+def test_serve_runs_on_a_schedule_and_records_each_run(server, client):
+    from proctor import flow as flow_decorator
+    from proctor.schedules import IntervalSchedule
+
+    @flow_decorator(name="served")
+    def served(n: int = 1):
+        return double(n)
+
+    state = served.serve("every-second", IntervalSchedule("1s"), parameters={"n": 4},
+                         api_url=server.url, max_runs=2)
+    assert state.is_successful() and state.result == 8
+    runs = client.list_flow_runs(flow_name="served")
+    assert len(runs) == 2 and all(r["state"]["type"] == "SUCCESS" for r in runs)
+    assert all(r["parameters"] == {"n": 4} for r in runs)
+
+
+def test_serve_needs_a_server_and_a_schedule(monkeypatch):
+    from proctor.core.errors import FlowRunFailedError, TaskOptionError
+
+    monkeypatch.delenv("PROCTOR_API_URL", raising=False)
+    with Flow("unserved") as f:
+        double(1)
+    with pytest.raises(FlowRunFailedError, match="no server to record to"):
+        f.serve("x", max_runs=1)
+    with pytest.raises(TaskOptionError, match="is not a schedule"):
+        f.serve("x", api_url="http://127.0.0.1:9", max_runs=1)
