@@ -43,9 +43,11 @@ def _recorded(
     from .recording.slots import ServerConcurrencyGate
 
     recorder = ApiRecorder(url)
+    gate = ServerConcurrencyGate(url)
     try:
-        return run([*observers, recorder], ServerConcurrencyGate(recorder.client))
+        return run([*observers, recorder], gate)
     finally:
+        gate.close()
         recorder.close()
 
 

@@ -250,7 +250,7 @@ class GraphRun:
 
     def _dispatch(self, node: Node, spec: TaskRunSpec) -> None:
         gate = self.gate
-        if gate is not None and node.task.tags and not gate.acquire(spec.context, node.task.tags):
+        if gate is not None and node.task.tags and not self._acquired(gate, spec):
             due = time.time() + gate.retry_after
             heapq.heappush(self.timers, (due, next(self._tiebreak), node, spec))
             return
@@ -258,6 +258,16 @@ class GraphRun:
             self.deferred.append((node, spec))
             return
         self._send(node, spec)
+
+    def _acquired(self, gate: Any, spec: TaskRunSpec) -> bool:
+        """Ask the gate for a slot; a gate that fails lets the task run (logged), never the run
+        crash: a limit on load must not become a reason for lost work."""
+        try:
+            return bool(gate.acquire(spec.context, spec.task.tags))
+        except Exception as exc:
+            _task_log.warning("concurrency gate failed (%s: %s); running without a slot",
+                              type(exc).__name__, exc, extra=task_run_extra(spec.context))
+            return True
 
     def _send(self, node: Node, spec: TaskRunSpec) -> None:
         ctx = spec.context
@@ -321,7 +331,11 @@ class GraphRun:
         ctx = spec.context
         task = node.task
         if self.gate is not None and task.tags:
-            self.gate.release(ctx)
+            try:
+                self.gate.release(ctx)
+            except Exception as exc:
+                _task_log.warning("concurrency gate failed to release (%s: %s)",
+                                  type(exc).__name__, exc, extra=task_run_extra(ctx))
         policy = task.retry_policy
         hooks = task.hooks
         if not (policy.max_retries or hooks or self.observers):  # the common, cheap path

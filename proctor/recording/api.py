@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import random
 import threading
 import time
 from collections import deque
@@ -58,15 +59,39 @@ def jsonable(value: Any) -> Any:
 
 
 def state_json(state: State) -> dict[str, Any]:
-    """A state as the API takes it: metadata only, never the result."""
-    return {
-        "type": state.type.value,
-        "name": state.name,
-        "message": (state.message or "")[:MESSAGE_LIMIT],
-        "timestamp": time.time(),
-        "started_at": state.started_at,
-        "ended_at": state.ended_at,
-    }
+    """A state as the API takes it: metadata only, never the result. Fields equal to the API's
+    defaults are left out (the name is always the type's, the message often empty, the times
+    often unknown): less to encode here and to parse on the server."""
+    data: dict[str, Any] = {"type": state.type.value, "timestamp": time.time()}
+    if state.message:
+        data["message"] = state.message[:MESSAGE_LIMIT]
+    if state.started_at is not None:
+        data["started_at"] = state.started_at
+    if state.ended_at is not None:
+        data["ended_at"] = state.ended_at
+    return data
+
+
+# Randomness for `event_id`, seeded from the OS once per process and again in a forked child (as
+# `core.ids` does for run ids): a parent and child must not draw the same bits.
+_rng = random.Random(os.urandom(32))
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _rng.seed(os.urandom(32)))
+
+
+def event_id() -> str:
+    """A new id for an event the recorder sends (a state change, a log line): a UUID version 7,
+    whose first 48 bits are the time in milliseconds and the other 74 random. Ids made one after
+    the other sort together, so the server's id indexes take them near their last page instead
+    of anywhere in the index, which keeps writes to a large history cheap."""
+    value = (
+        (time.time_ns() // 1_000_000) << 80
+        | 0x7 << 76
+        | _rng.getrandbits(12) << 64
+        | 0x2 << 62
+        | _rng.getrandbits(62)
+    )
+    return f"{value:032x}"
 
 
 #: Roughly the most JSON one request carries (the server takes up to 10 MiB by default).
@@ -79,9 +104,9 @@ def _measure(kind: str, item: dict) -> tuple[int, int]:
     if kind == "task_run":
         return (1, 500) if item.get("state") is None else (2, 900)
     if kind == "state":
-        return 1, 500 + len(item["state"]["message"])
+        return 1, 500 + len(item["state"].get("message", ""))
     if kind == "log":
-        return 1, 500 + len(item["message"])
+        return 1, 500 + len(item.get("message", ""))
     return 1, 500
 
 
@@ -148,7 +173,7 @@ class _RunLogHandler(logging.Handler):
         except Exception:
             message = str(record.msg)
         self.recorder.put("log", {
-            "id": new_id(), "flow_run_id": flow_run_id,
+            "id": event_id(), "flow_run_id": flow_run_id,
             "task_run_id": getattr(record, "task_run_id", None), "level": record.levelno,
             "logger": record.name, "message": message[:MESSAGE_LIMIT],
             "timestamp": record.created,
@@ -170,7 +195,13 @@ class ApiRecorder(RunObserver):
         close_timeout: float | None = None,
         max_backoff: float = 5.0,
     ) -> None:
-        self.client = ProctorClient(api_url, api_key=api_key)
+        if not api_url.startswith(("http://", "https://")):
+            ProctorClient(api_url)  # raises the client's own error for a URL it cannot use
+        self.api_url = api_url.rstrip("/")
+        self._api_key = api_key
+        # Made by the sender thread: an HTTP client takes ~15 ms to set up (TLS defaults),
+        # which the run need not wait for.
+        self.client: ProctorClient | None = None
         self.batch_size = batch_size
         # server items per request (a task run with its first state counts two), within the
         # server's 10,000; a long queue goes out in batches this large
@@ -209,21 +240,21 @@ class ApiRecorder(RunObserver):
                 "id": run_id, "flow_name": flow_run.flow_name,
                 "parameters": jsonable(flow_run.parameters),
             })
-        self.put("state", {"id": new_id(), "flow_run_id": run_id, "task_run_id": None,
+        self.put("state", {"id": event_id(), "flow_run_id": run_id, "task_run_id": None,
                            "state": state_json(new)})
 
     def task_run_transition(self, run: Any, node: Any, ctx: Any, old: State, new: State) -> None:
         state = state_json(new)
         if ctx.id not in self._task_runs:
             self._task_runs.add(ctx.id)
-            state["id"] = new_id()
+            state["id"] = event_id()
             self.put("task_run", {
                 "id": ctx.id, "flow_run_id": ctx.flow_run_id, "task_key": ctx.task_key,
                 "task_name": ctx.task_name, "map_index": ctx.map_index,
                 "tags": sorted(node.task.tags), "state": state,
             })
             return
-        self.put("state", {"id": new_id(), "flow_run_id": ctx.flow_run_id,
+        self.put("state", {"id": event_id(), "flow_run_id": ctx.flow_run_id,
                            "task_run_id": ctx.id, "state": state})
 
     # -- queueing -------------------------------------------------------------------------------
@@ -300,7 +331,8 @@ class ApiRecorder(RunObserver):
                 if not self._queue and self._outbox is not None:
                     self._refill_from_outbox()
                 if self._queue and (len(self._queue) >= self.batch_size or self._closing
-                                    or self._flushing or time.monotonic() >= deadline):
+                                    or self._flushing or self._queue[0][0] == "flow_run"
+                                    or time.monotonic() >= deadline):
                     source = self._queue
                     break
                 if self._closing and not self._queue:
@@ -324,6 +356,11 @@ class ApiRecorder(RunObserver):
             return [batch, source]
 
     def _send_loop(self) -> None:
+        try:
+            self.client = ProctorClient(self.api_url, api_key=self._api_key)
+        except Exception as exc:  # the run goes on; close() keeps what was queued
+            _log.error("cannot record to %s: %s", self.api_url, exc)
+            return
         backoff = 0.2
         while True:
             picked = self._next_batch()
@@ -357,6 +394,7 @@ class ApiRecorder(RunObserver):
             self._cond.wait(delay)
 
     def _deliver(self, batch: list) -> None:
+        assert self.client is not None
         if batch[0][0] == "flow_run":
             self.client.create_flow_run(batch[0][1])
             return
@@ -411,12 +449,13 @@ class ApiRecorder(RunObserver):
                 self._save_leftovers()
             self._cond.notify_all()
         self._thread.join(timeout=1.0)
-        self.client.close()
+        if self.client is not None:
+            self.client.close()
         if not delivered:
             _log.warning(
                 "the server at %s did not take every recorded event within %.0fs; the rest "
                 "wait in %s and are sent by the next run that records to a server",
-                self.client.api_url, self.close_timeout, self._outbox_dir,
+                self.api_url, self.close_timeout, self._outbox_dir,
             )
         return delivered
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -103,21 +105,28 @@ def unused_port() -> int:
 
 
 class ProctorServer:
-    """`proctor server start` in a subprocess with its own home (database) and extra env."""
+    """`proctor server start` in a subprocess with its own home and extra env.
+
+    The database is an SQLite file in the home unless `env` sets PROCTOR_DATABASE_URL. The server
+    can be stopped and started again: same port, same database, one log (appended to)."""
 
     def __init__(self, home, env: dict[str, str] | None = None) -> None:
         self.port = unused_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "PROCTOR_HOME": str(home), **(env or {})}
-        self.env.pop("PROCTOR_DATABASE_URL", None)
-        self.env.pop("PROCTOR_API_KEY", None)
-        self.log = open(os.path.join(str(home), "server.log"), "wb")
+        inherited = {k: v for k, v in os.environ.items()
+                     if k not in ("PROCTOR_DATABASE_URL", "PROCTOR_API_KEY")}
+        self.env = {**inherited, "PROCTOR_HOME": str(home), **(env or {})}
+        self.database = "postgresql" if "PROCTOR_DATABASE_URL" in self.env else "sqlite"
+        os.makedirs(str(home), exist_ok=True)
+        self.log_path = os.path.join(str(home), "server.log")
+        self.log = open(self.log_path, "ab")
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         from proctor.client import ProctorClient
 
-        os.makedirs(self.env["PROCTOR_HOME"], exist_ok=True)
+        if self.log.closed:
+            self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "proctor.cli.main", "server", "start", "--port",
              str(self.port), "--log-level", "warning"],
@@ -136,9 +145,20 @@ class ProctorServer:
         raise RuntimeError("server did not answer /api/health within 30 s")
 
     def output(self) -> str:
-        self.log.flush()
-        with open(self.log.name, "rb") as fh:
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path, "rb") as fh:
             return fh.read().decode(errors="replace")
+
+    def terminate(self, timeout: float = 15) -> int:
+        """Stop the way an operator does (SIGTERM), and wait; the exit code."""
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(10)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -147,16 +167,101 @@ class ProctorServer:
         self.log.close()
 
 
-@pytest.fixture(scope="module")
-def orchestrator(tmp_path_factory):
-    """One server per test module, with fast scheduler and reaper (see FAST_SERVICES)."""
-    home = tmp_path_factory.mktemp("orchestrator")
-    server = ProctorServer(home, FAST_SERVICES)
-    server.start()
+# -- the database behind the orchestration servers: SQLite and PostgreSQL ------------------------
+#: Every test using the `orchestrator` server (or `database_env`) runs once per database.
+DATABASES = ["sqlite", "postgresql"]
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+ENABLE_POSTGRES = (
+    "start PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) "
+    "or set PROCTOR_TEST_POSTGRES_URL"
+)
+
+
+def _postgres_admin(url: str):
+    import psycopg
+
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                           autocommit=True, connect_timeout=3)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """The PostgreSQL server that orchestration databases are created on. Unreachable: the
+    PostgreSQL tests are skipped, with how to enable them, except under CI (`CI=true`), where
+    they fail: CI must not pass while testing one backend only."""
+    import psycopg
+
+    url = os.environ.get("PROCTOR_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
     try:
-        yield server
+        _postgres_admin(url).close()
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL unreachable at {url} ({exc}); {ENABLE_POSTGRES}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return url
+
+
+@contextmanager
+def fresh_postgres_database(admin_url: str):
+    """A new, empty database `proctor_e2e_<hex>` (its psycopg URL), dropped WITH (FORCE) after:
+    a server killed with connections open must not keep it alive."""
+    from psycopg import sql
+
+    name = f"proctor_e2e_{uuid.uuid4().hex[:12]}"
+    with _postgres_admin(admin_url) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base = admin_url.replace("postgresql://", "postgresql+psycopg://", 1).rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
     finally:
-        server.stop()
+        with _postgres_admin(admin_url) as admin:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            admin.execute(drop.format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def database_kind(request) -> str:
+    """"sqlite" or "postgresql": the database of this module's servers."""
+    return request.param
+
+
+@contextmanager
+def database_env(request, kind: str):
+    """The server env for a fresh database of `kind`: {} (an SQLite file in the server's home)
+    or PROCTOR_DATABASE_URL of a new PostgreSQL database, dropped at exit."""
+    if kind == "sqlite":
+        yield {}
+        return
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    with fresh_postgres_database(admin_url) as url:
+        yield {"PROCTOR_DATABASE_URL": url}
+
+
+@pytest.fixture(scope="module")
+def orchestrator(request, database_kind, tmp_path_factory):
+    """One server per test module and database, with fast scheduler and reaper (FAST_SERVICES)."""
+    home = tmp_path_factory.mktemp(f"orchestrator-{database_kind}")
+    with database_env(request, database_kind) as env:
+        server = ProctorServer(home, {**FAST_SERVICES, **env})
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def own_orchestrator(request, database_kind, tmp_path):
+    """A started server of this test alone, on a fresh database of the module's kind, for tests
+    that stop and restart it; killed at the end of the test."""
+    with database_env(request, database_kind) as env:
+        server = ProctorServer(tmp_path / "own-server", {**FAST_SERVICES, **env})
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture
@@ -194,12 +299,12 @@ class AgentProcess:
 
 @pytest.fixture
 def start_agent(orchestrator, tmp_path):
-    """start_agent(queue, *options) -> a running `AgentProcess` (in tmp_path), killed at the end
-    of the test if still running."""
+    """start_agent(queue, *options, url=None) -> a running `AgentProcess` (in tmp_path) of the
+    module's server (or of the server at `url`), killed at the end of the test if still running."""
     agents: list[AgentProcess] = []
 
-    def start(queue: str, *options: str) -> AgentProcess:
-        agent = AgentProcess(orchestrator.url, queue, tmp_path, *options)
+    def start(queue: str, *options: str, url: str | None = None) -> AgentProcess:
+        agent = AgentProcess(url or orchestrator.url, queue, tmp_path, *options)
         agents.append(agent)
         return agent
 
