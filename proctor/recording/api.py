@@ -24,6 +24,7 @@ it first. Nothing is dropped unless the server refuses it outright (a 4xx answer
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -32,6 +33,8 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +156,66 @@ def _answered(answer: Any) -> int | None:
         return int(answer["accepted"]) + int(answer["duplicates"]) + len(answer["rejected"])
     except (KeyError, TypeError, ValueError):
         return None
+
+
+#: Items per `json.dumps` call when encoding a request body.
+ENCODE_CHUNK = 200
+
+
+def _encode(body: dict[str, list]) -> bytes:
+    """A request body (lists by key) as JSON bytes, as the HTTP client would encode it, but a
+    few hundred items per `json.dumps` call: one call holds the GIL until it returns, and the
+    request posted meanwhile from another thread needs the GIL now and then."""
+    fields = []
+    for key, items in body.items():
+        parts = [_dumps(items[i : i + ENCODE_CHUNK])[1:-1]
+                 for i in range(0, len(items), ENCODE_CHUNK)]
+        fields.append(f'{_dumps(key)}:[{",".join(parts)}]')
+    return ("{" + ",".join(fields) + "}").encode()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass(slots=True)
+class _Request:
+    """One request of the sender: the queued `(kind, item)` pairs it carries (the first
+    `len(batch)` of `source`), the fold policy it was made with, how many items it sends and
+    how many of those are states carried by their task runs, and its encoded body (empty for a
+    flow run, created through its own route)."""
+
+    batch: list
+    source: deque
+    folds: bool | None
+    sent: int
+    carried: int
+    body: bytes
+
+
+class _InFlight:
+    """A request posted from a thread of its own; `result()` waits for its answer (or error)."""
+
+    def __init__(self, post: Callable[[], Any]) -> None:
+        self.done = threading.Event()
+        self._answer: Any = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(post,), name="proctor-recorder-post",
+                         daemon=True).start()
+
+    def _run(self, post: Callable[[], Any]) -> None:
+        try:
+            self._answer = post()
+        except BaseException as exc:  # handed to the sender, which decides what to do
+            self._error = exc
+        finally:
+            self.done.set()
+
+    def result(self) -> Any:
+        self.done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._answer
 
 
 class _RunLogHandler(logging.Handler):
@@ -338,37 +401,58 @@ class ApiRecorder(RunObserver):
                 if self._closing and not self._queue:
                     return []
                 self._cond.wait(self.flush_interval if self._queue else None)
-            batch: list = []
-            items = 0
-            size = 0
-            for kind, item in source:
-                if kind == "flow_run":
-                    if not batch:
-                        batch.append((kind, item))  # created on its own, before what refers to it
-                    break
-                weight, length = _measure(kind, item)
-                if batch and (items + weight > self.max_batch_items
-                              or size + length > MAX_BATCH_BYTES):
-                    break
-                batch.append((kind, item))
-                items += weight
-                size += length
-            return [batch, source]
+            return [self._pick(source, 0), source]
+
+    def _pick(self, source: deque, offset: int) -> list:
+        """The items of the next request, from `source[offset:]` (called with the lock): a flow
+        run alone (it is created before what refers to it), else events up to the limits."""
+        batch: list = []
+        items = 0
+        size = 0
+        for kind, item in itertools.islice(source, offset, None):
+            if kind == "flow_run":
+                if not batch:
+                    batch.append((kind, item))
+                break
+            weight, length = _measure(kind, item)
+            if batch and (items + weight > self.max_batch_items
+                          or size + length > MAX_BATCH_BYTES):
+                break
+            batch.append((kind, item))
+            items += weight
+            size += length
+        return batch
 
     def _send_loop(self) -> None:
+        """Send the queue in order, one request at a time, retrying a request until the server
+        answers it. At the end of a run, while a request is on its way (posted from a thread of
+        its own), the next one is picked and encoded, so the server's time and ours overlap; it
+        is used only if its items are still next in line when the answer comes (after a retry
+        they are not)."""
         try:
             self.client = ProctorClient(self.api_url, api_key=self._api_key)
         except Exception as exc:  # the run goes on; close() keeps what was queued
             _log.error("cannot record to %s: %s", self.api_url, exc)
             return
         backoff = 0.2
+        ahead: _Request | None = None
         while True:
-            picked = self._next_batch()
-            if not picked:
-                return
-            batch, source = picked
+            request = ahead if ahead is not None and self._is_next(ahead) else None
+            ahead = None
+            if request is None:
+                picked = self._next_batch()
+                if not picked:
+                    return
+                try:
+                    request = self._prepare(*picked)
+                except Exception as exc:  # e.g. a value JSON cannot encode
+                    _log.error("recording failed, %d event(s) dropped: %s", len(picked[0]), exc)
+                    self._done(picked[1], len(picked[0]))
+                    continue
+            posted = _InFlight(lambda request=request: self._post(request))
+            ahead = self._prepare_ahead(request, posted)
             try:
-                self._deliver(batch)
+                self._learn(request, posted.result())
             except ServerUnreachable as exc:
                 self._wait_before_retry(backoff, exc)
                 backoff = min(backoff * 2, self.max_backoff)
@@ -379,41 +463,91 @@ class ApiRecorder(RunObserver):
                     backoff = min(backoff * 2, self.max_backoff)
                     continue
                 _log.error("the server refused %d recorded event(s), dropped: %s",
-                           len(batch), exc)
+                           len(request.batch), exc)
             except Exception as exc:  # never let the sender die: the run must not block on it
-                _log.error("recording failed, %d event(s) dropped: %s", len(batch), exc)
+                _log.error("recording failed, %d event(s) dropped: %s", len(request.batch), exc)
             backoff = 0.2
-            with self._cond:
-                for _ in batch:
-                    source.popleft()
-                self._cond.notify_all()
+            self._done(request.source, len(request.batch))
+
+    def _done(self, source: deque, count: int) -> None:
+        """The first `count` items of `source` were delivered (or dropped): off the queue."""
+        with self._cond:
+            for _ in range(min(count, len(source))):
+                source.popleft()
+            self._cond.notify_all()
 
     def _wait_before_retry(self, delay: float, exc: Exception) -> None:
         _log.debug("server not reachable (%s); retrying in %.1fs", exc, delay)
         with self._cond:
             self._cond.wait(delay)
 
-    def _deliver(self, batch: list) -> None:
-        assert self.client is not None
+    def _prepare(self, batch: list, source: deque) -> _Request:
+        """A request for `batch`: a flow run to create, or an encoded `POST /api/events` body
+        (task runs folded with their first states as far as the server is known to take it)."""
         if batch[0][0] == "flow_run":
-            self.client.create_flow_run(batch[0][1])
-            return
+            return _Request(batch, source, None, 0, 0, b"")
         folds = self._server_folds
         task_runs, states, logs, carried = _split(batch, folds)
-        answer = self.client.send_events(task_runs=task_runs, states=states, logs=logs)
-        if carried and folds is None:
+        body = {"task_runs": task_runs, "states": states, "logs": logs}
+        return _Request(batch, source, folds, len(task_runs) + len(states) + len(logs), carried,
+                        _encode(body))
+
+    def _prepare_ahead(self, request: _Request, posted: _InFlight) -> _Request | None:
+        """While `request` is on its way, at the end of a run (everything is queued, and the
+        engine no longer needs the CPU): the request after it. None when the answer came first:
+        the next request is then picked as usual, with the queue's own batching rules."""
+        source = request.source
+        offset = len(request.batch)
+        while True:
+            with self._cond:
+                if (self._closing or self._flushing) and len(source) > offset:
+                    batch = self._pick(source, offset)
+                    break
+            if posted.done.wait(0.01):
+                return None
+        try:
+            return self._prepare(batch, source) if batch else None
+        except Exception:  # picked again as usual, and dropped with a message if it still fails
+            return None
+
+    def _is_next(self, request: _Request) -> bool:
+        """Are `request`'s items still the first in line (nothing was retried or dropped)?"""
+        with self._cond:
+            if request.source is self._queue and self._backlog:
+                return False
+            head = itertools.islice(request.source, len(request.batch))
+            count = 0
+            for queued, planned in zip(head, request.batch, strict=False):
+                if queued is not planned:
+                    return False
+                count += 1
+            return count == len(request.batch)
+
+    def _post(self, request: _Request) -> Any:
+        assert self.client is not None
+        if not request.body:
+            return self.client.create_flow_run(request.batch[0][1])
+        return self.client.request("POST", "/api/events", content=request.body,
+                                   headers={"content-type": "application/json"})
+
+    def _learn(self, request: _Request, answer: Any) -> None:
+        """What the answer tells: whether the server applies a task run's state (and, when it
+        does not, the same events sent again with those states apart), and what it rejected."""
+        if not request.body:
+            return
+        if request.carried and request.folds is None:
             answered = _answered(answer)
-            sent = len(task_runs) + len(states) + len(logs)
-            if answered == sent + carried:
+            if answered == request.sent + request.carried:
                 self._server_folds = True
-            elif answered == sent:
+            elif answered == request.sent:
                 # An older server created the task runs and ignored their states: send them
                 # again as separate events (the task runs and other events come back as
                 # duplicates). Only runs with no other state in this batch were folded, so
                 # each of these states is still its run's first.
                 _log.debug("the server ignores a task run's state; sending states apart")
                 self._server_folds = False
-                task_runs, states, logs, _ = _split(batch, False)
+                assert self.client is not None
+                task_runs, states, logs, _ = _split(request.batch, False)
                 answer = self.client.send_events(task_runs=task_runs, states=states, logs=logs)
         for rejected in (answer or {}).get("rejected", []):
             _log.debug("server rejected event %s: %s", rejected.get("id"), rejected.get("reason"))

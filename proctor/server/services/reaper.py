@@ -8,6 +8,7 @@ happens to each run, and why concurrent reapers are safe: `proctor.server.db.que
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 from ... import settings
@@ -39,6 +40,14 @@ class Reaper(Service):
         super().__init__(database, interval=interval)
         self.late_after = settings.late_after() if late_after is None else late_after
         self.agent_timeout = settings.agent_timeout() if agent_timeout is None else agent_timeout
+        #: When the background loop started. Heartbeats cannot arrive while the server is down,
+        #: so right after a (re)start every agent looks silent: the loop judges agents only
+        #: once it has itself been up for a whole `agent_timeout`.
+        self.awake_since: float | None = None
+
+    def start(self) -> None:
+        self.awake_since = time.time()
+        super().start()
 
     def run_once(self, now: datetime | float) -> dict[str, int]:
         """One pass as of `now`: `{"late", "crashed", "cancelled", "rescheduled"}` counts."""
@@ -53,6 +62,8 @@ class Reaper(Service):
             counts["late"] += late
             if late < LATE_BATCH:
                 break
+        if self.awake_since is not None and moment - self.awake_since < self.agent_timeout:
+            return counts  # just (re)started: agents have not had a chance to heartbeat yet
         while True:
             reaped = self.database.transact(
                 lambda session: q.reap_orphaned_runs(

@@ -43,6 +43,7 @@ def _lean(
     types: dict[str, Any] | None = None,
     extra: dict[str, tuple[Any, Any]] | None = None,
     namespace: dict[str, Any] | None = None,
+    doc: str | None = None,
 ) -> Any:
     """A slotted pydantic dataclass called `name` with the fields of `model`: each field's
     type, constraints and default, except that `types` replaces the type of some fields (their
@@ -69,7 +70,7 @@ def _lean(
         name, fields, namespace=namespace, slots=True, kw_only=True
     )
     plain.__module__ = __name__
-    plain.__doc__ = model.__doc__
+    plain.__doc__ = doc or model.__doc__
     return pydantic_dataclass(plain)
 
 
@@ -81,13 +82,18 @@ def _count_items(body: Any) -> None:
         raise ValueError(f"a batch holds at most {MAX_BATCH_ITEMS} items, not {total}")
 
 
-#: A state as in `StateIn`.
 BatchStateIn = _lean(StateIn, "BatchStateIn")
-#: A task run's first state, sent with the task run; `id` is the id of that state event.
-BatchFirstState = _lean(StateIn, "BatchFirstState", extra={"id": (Id, REQUIRED)})
-#: A task run to create (skipped when its id exists), optionally with its first state.
+BatchFirstState = _lean(
+    StateIn,
+    "BatchFirstState",
+    extra={"id": (Id, REQUIRED)},
+    doc="A task run's first state, sent with the task run; `id` is the state event's id.",
+)
 BatchTaskRunIn = _lean(
-    BatchTaskRun, "BatchTaskRun", extra={"state": (BatchFirstState | None, None)}
+    BatchTaskRun,
+    "BatchTaskRun",
+    extra={"state": (BatchFirstState | None, None)},
+    doc="A task run to create (skipped when its id exists), optionally with its first state.",
 )
 BatchStateChange = _lean(BatchState, "BatchState", types={"state": BatchStateIn})
 BatchLogLine = _lean(BatchLog, "BatchLog")
@@ -100,6 +106,8 @@ EventsIn = _lean(
         "logs": list[BatchLogLine],
     },
     namespace={"__post_init__": _count_items},
+    doc="Task runs (each optionally with its first state), state changes and log lines, "
+    "applied in that order; at most 10,000 items, a task run's state counting as one.",
 )
 
 

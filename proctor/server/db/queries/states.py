@@ -90,10 +90,16 @@ def load_runs(session: Session, model: type[Run], ids: Iterable[str]) -> dict[st
     return found
 
 
+def _one_parameter(session: Session) -> bool:
+    """Can this database take a list of ids as one parameter (see `_id_in`)?"""
+    return session.get_bind().dialect.name in ("postgresql", "sqlite")
+
+
 def _id_in(session: Session, column: Any, ids: Sequence[str]) -> Any:
     """`column IN ids`, with the ids sent as one parameter rather than one parameter per id
-    (quicker to compile, send and plan): an array on PostgreSQL (`= ANY(:ids)`), a JSON list on
-    SQLite (`IN (SELECT value FROM json_each(:ids))`)."""
+    (quicker to compile, send and plan, and one statement however many ids): an array on
+    PostgreSQL (`= ANY(:ids)`), a JSON list on SQLite (`IN (SELECT value FROM
+    json_each(:ids))`). Elsewhere a plain IN list, `CHUNK` ids at a time."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return column == any_(bindparam("ids", list(ids), type_=ARRAY(String)))
@@ -103,15 +109,22 @@ def _id_in(session: Session, column: Any, ids: Sequence[str]) -> Any:
     return column.in_(ids)
 
 
+def _parts(session: Session, ids: Iterable[str]) -> Iterable[Sequence[str]]:
+    """The distinct `ids`, sorted, in as few lists as `_id_in` can take."""
+    wanted = sorted(set(ids))
+    if _one_parameter(session):
+        return [wanted] if wanted else []
+    return chunks(wanted)
+
+
 def load_run_values(
     session: Session, table: Table, ids: Iterable[str], columns: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
     """`load_runs` without the ORM: the given columns (and `id`) of the runs with these ids, as
     dicts by id, locked for update in id order likewise."""
-    wanted = sorted(set(ids))
     selected = [table.c.id, *(table.c[name] for name in columns)]
     found: dict[str, dict[str, Any]] = {}
-    for part in chunks(wanted):
+    for part in _parts(session, ids):
         query = select(*selected).where(_id_in(session, table.c.id, part)).order_by(table.c.id)
         for row in session.execute(query.with_for_update()):
             found[row[0]] = row._asdict()
@@ -120,9 +133,8 @@ def load_run_values(
 
 def existing_ids(session: Session, column: Any, ids: Iterable[str]) -> set[str]:
     """Which of `ids` are already present in `column`."""
-    wanted = sorted(set(ids))
     present: set[str] = set()
-    for part in chunks(wanted):
+    for part in _parts(session, ids):
         present.update(session.scalars(select(column).where(_id_in(session, column, part))))
     return present
 
