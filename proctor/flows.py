@@ -94,7 +94,32 @@ def _run_options(owner: str, retries: int, retry_delay: Any, hooks: dict[str, An
     )
 
 
-class Flow(FlowGraph):
+class _ServerMethods:
+    """What both flow styles offer towards a server: deploy it, or serve it on a schedule."""
+
+    def deploy(self, name: str, **options: Any) -> dict[str, Any]:
+        """Create or update the server deployment `name` of this flow, so agents can run it
+        on a schedule or on demand; options and rules in `proctor.deploy.deploy`."""
+        from .deploy import deploy
+
+        return deploy(self, name, **options)
+
+    def serve(
+        self,
+        name: str | None = None,
+        schedule: Any = None,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        api_url: str | None = None,
+        max_runs: int | None = None,
+    ) -> State | None:
+        """Run this flow here at every time of `schedule` (default: the flow's own), recording
+        each run to the server at `api_url` or `PROCTOR_API_URL`; `max_runs` stops it (else
+        it serves until interrupted). Returns the last run's state."""
+        return _serve(self, name, schedule, parameters, api_url, max_runs)
+
+
+class Flow(FlowGraph, _ServerMethods):
     """A flow built as a graph: `with Flow("etl") as f: ...`, then `f.run(parameters={...})`.
 
     `retries`/`retry_delay` retry the whole run when it fails; `state_handlers` and
@@ -169,29 +194,8 @@ class Flow(FlowGraph):
             raise FlowRunFailedError(f"flow {self.name!r}: its schedule has no time left to run")
         return last
 
-    def deploy(self, name: str, **options: Any) -> dict[str, Any]:
-        """Create or update the server deployment `name` of this flow, so agents can run it
-        on a schedule or on demand; options and rules in `proctor.deploy.deploy`."""
-        from .deploy import deploy
 
-        return deploy(self, name, **options)
-
-    def serve(
-        self,
-        name: str | None = None,
-        schedule: Any = None,
-        *,
-        parameters: Mapping[str, Any] | None = None,
-        api_url: str | None = None,
-        max_runs: int | None = None,
-    ) -> State | None:
-        """Run this flow here at every time of `schedule` (default: the flow's own), recording
-        each run to the server at `api_url` or `PROCTOR_API_URL`; `max_runs` stops it (else
-        it serves until interrupted). Returns the last run's state."""
-        return _serve(self, name, schedule, parameters, api_url, max_runs)
-
-
-class FlowFunction:
+class FlowFunction(_ServerMethods):
     """A function decorated with `@flow`. Call it to run it; `.run(...)` to get its State."""
 
     def __init__(
@@ -283,27 +287,6 @@ class FlowFunction:
                 f"{', '.join(sorted(self._options))}"
             )
         return FlowFunction(self.fn, **{**self._options, **options})
-
-    def deploy(self, name: str, **options: Any) -> dict[str, Any]:
-        """Create or update the server deployment `name` of this flow, so agents can run it
-        on a schedule or on demand; options and rules in `proctor.deploy.deploy`."""
-        from .deploy import deploy
-
-        return deploy(self, name, **options)
-
-    def serve(
-        self,
-        name: str | None = None,
-        schedule: Any = None,
-        *,
-        parameters: Mapping[str, Any] | None = None,
-        api_url: str | None = None,
-        max_runs: int | None = None,
-    ) -> State | None:
-        """Run this flow here at every time of `schedule` (default: the flow's own), recording
-        each run to the server at `api_url` or `PROCTOR_API_URL`; `max_runs` stops it (else
-        it serves until interrupted). Returns the last run's state."""
-        return _serve(self, name, schedule, parameters, api_url, max_runs)
 
     def __repr__(self) -> str:
         return f"<flow {self.name!r}>"
