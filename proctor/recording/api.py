@@ -158,18 +158,26 @@ def _answered(answer: Any) -> int | None:
         return None
 
 
-#: Items per `json.dumps` call when encoding a request body.
+#: Items per `json.dumps` call when a request body is encoded while another request is posted.
 ENCODE_CHUNK = 200
 
 
-def _encode(body: dict[str, list]) -> bytes:
-    """A request body (lists by key) as JSON bytes, as the HTTP client would encode it, but a
-    few hundred items per `json.dumps` call: one call holds the GIL until it returns, and the
-    request posted meanwhile from another thread needs the GIL now and then."""
+def _encode(body: dict[str, list], *, share: bool = False) -> bytes:
+    """A request body (lists by key) as JSON bytes, as the HTTP client would encode it.
+
+    With `share`, a few hundred items per `json.dumps` call, letting other threads run in
+    between: one call holds the GIL until it returns, and the request being posted meanwhile
+    from another thread needs the GIL now and then (without a pause it would wait up to 5 ms
+    each time, the interpreter's switch interval).
+    """
+    if not share:
+        return _dumps(body).encode()
     fields = []
     for key, items in body.items():
-        parts = [_dumps(items[i : i + ENCODE_CHUNK])[1:-1]
-                 for i in range(0, len(items), ENCODE_CHUNK)]
+        parts = []
+        for start in range(0, len(items), ENCODE_CHUNK):
+            parts.append(_dumps(items[start : start + ENCODE_CHUNK])[1:-1])
+            time.sleep(0)
         fields.append(f'{_dumps(key)}:[{",".join(parts)}]')
     return ("{" + ",".join(fields) + "}").encode()
 
@@ -409,16 +417,17 @@ class ApiRecorder(RunObserver):
         batch: list = []
         items = 0
         size = 0
-        for kind, item in itertools.islice(source, offset, None):
+        for pair in itertools.islice(source, offset, None):
+            kind, item = pair
             if kind == "flow_run":
                 if not batch:
-                    batch.append((kind, item))
+                    batch.append(pair)
                 break
             weight, length = _measure(kind, item)
             if batch and (items + weight > self.max_batch_items
                           or size + length > MAX_BATCH_BYTES):
                 break
-            batch.append((kind, item))
+            batch.append(pair)  # the queued pair itself: `_is_next` compares identities
             items += weight
             size += length
         return batch
@@ -481,16 +490,17 @@ class ApiRecorder(RunObserver):
         with self._cond:
             self._cond.wait(delay)
 
-    def _prepare(self, batch: list, source: deque) -> _Request:
+    def _prepare(self, batch: list, source: deque, *, share: bool = False) -> _Request:
         """A request for `batch`: a flow run to create, or an encoded `POST /api/events` body
-        (task runs folded with their first states as far as the server is known to take it)."""
+        (task runs folded with their first states as far as the server is known to take it).
+        `share`: another request is being posted meanwhile (see `_encode`)."""
         if batch[0][0] == "flow_run":
             return _Request(batch, source, None, 0, 0, b"")
         folds = self._server_folds
         task_runs, states, logs, carried = _split(batch, folds)
         body = {"task_runs": task_runs, "states": states, "logs": logs}
         return _Request(batch, source, folds, len(task_runs) + len(states) + len(logs), carried,
-                        _encode(body))
+                        _encode(body, share=share))
 
     def _prepare_ahead(self, request: _Request, posted: _InFlight) -> _Request | None:
         """While `request` is on its way, at the end of a run (everything is queued, and the
@@ -506,7 +516,7 @@ class ApiRecorder(RunObserver):
             if posted.done.wait(0.01):
                 return None
         try:
-            return self._prepare(batch, source) if batch else None
+            return self._prepare(batch, source, share=True) if batch else None
         except Exception:  # picked again as usual, and dropped with a message if it still fails
             return None
 

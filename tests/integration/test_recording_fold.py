@@ -145,3 +145,28 @@ def test_split_keeps_each_run_in_order():
     assert _split(batch, True)[3] == 2 and len(_split(batch, True)[1]) == 1
     assert _split(batch, False)[3] == 0 and len(_split(batch, False)[1]) == 3
     assert "state" in batch[0][1]  # the queued items themselves are left as they were
+
+
+def test_a_request_prepared_ahead_is_used_only_while_its_items_are_next(tmp_path, monkeypatch):
+    from proctor.recording.api import _Request
+
+    monkeypatch.setenv("PROCTOR_HOME", str(tmp_path))
+    # a batch size and an interval that keep the sender waiting: the test picks the requests
+    recorder = ApiRecorder("http://127.0.0.1:9", close_timeout=0, max_batch_items=2,
+                           batch_size=10**9, flush_interval=3600)
+    try:
+        for i in range(5):
+            recorder._queue.append(("log", {"id": event_id(), "message": str(i)}))
+        with recorder._cond:
+            first = recorder._pick(recorder._queue, 0)
+            second = recorder._pick(recorder._queue, len(first))
+        assert [item["message"] for _, item in first + second] == ["0", "1", "2", "3"]
+        ahead = _Request(second, recorder._queue, True, len(second), 0, b"{}")
+        assert not recorder._is_next(ahead)  # the first request's items are still queued
+        recorder._done(recorder._queue, len(first))
+        assert recorder._is_next(ahead)
+        recorder._done(recorder._queue, 1)
+        assert not recorder._is_next(ahead)
+    finally:
+        recorder._queue.clear()
+        recorder.close()

@@ -98,6 +98,20 @@ class TestFirstStateWithTheTaskRun:
         assert answer["rejected"][0]["id"] == task["state"]["id"]
         assert answer["rejected"][0]["rule"] == "finished-does-not-restart"
 
+    def test_a_reused_state_id_stays_a_duplicate(self, client, new_run, ids):
+        # The first attempt does not look up the state ids of task runs the batch creates; the
+        # primary key catches the reuse, and the retry counts it as a duplicate, as always.
+        run = new_run()
+        first = task_run(ids, run["id"], first={"type": "RUNNING"})
+        client.post("/api/events", json={"task_runs": [first]})
+        second = task_run(ids, run["id"])
+        second["state"] = dict(first["state"])  # another (new) task run, the same state id
+        assert client.post("/api/events", json={"task_runs": [second]}).json() == {
+            "accepted": 1, "duplicates": 1, "rejected": []
+        }
+        assert history(client, second["id"]) == []
+        assert [t for _, t, _ in history(client, first["id"])] == ["RUNNING"]
+
     def test_needs_an_id(self, client, new_run, ids):
         task = task_run(ids, new_run()["id"])
         task["state"] = {"type": "RUNNING"}

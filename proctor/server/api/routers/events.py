@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 from pydantic.dataclasses import dataclass as pydantic_dataclass
+from sqlalchemy.orm import Session
 
 from ...db import queries as q
 from .. import convert
@@ -142,5 +143,14 @@ def record_events(body: EventsIn, database: DB) -> BatchOut:
     way).
     """
     batch = _batch(body)
-    result = database.transact(lambda session: q.record_batch(session, batch))
-    return convert.batch_out(result)
+    attempts = 0
+
+    def work(session: Session) -> q.BatchResult:
+        # The first attempt skips looking up the state ids of task runs the batch creates (they
+        # are new but for a client's mistake, which the states' primary key catches); a retry,
+        # after any conflict, looks up every id.
+        nonlocal attempts
+        attempts += 1
+        return q.record_batch(session, batch, optimistic=attempts == 1)
+
+    return convert.batch_out(database.transact(work))

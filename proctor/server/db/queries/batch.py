@@ -2,10 +2,11 @@
 
 Everything runs inside the caller's single transaction with a fixed number of statements per
 kind, however many items the batch holds, and without ORM objects: which ids exist, the few
-columns of the runs concerned (one SELECT), then one bulk INSERT per table and one executemany
-UPDATE per kind of run. The states are applied in memory first (`BatchStateApplier`), so a task
-run created by the batch is inserted with the columns of its last state already in place, and a
-run created earlier gets one UPDATE however many of its states the batch carries.
+columns of the runs concerned (one SELECT), then one bulk write per table (`COPY` on
+PostgreSQL, an `executemany` of plain tuples on SQLite) and one executemany UPDATE per kind of
+run. The states are applied in memory first (`BatchStateApplier`), so a task run created by the
+batch is inserted with the columns of its last state already in place, and a run created
+earlier gets one UPDATE however many of its states the batch carries.
 
 Items whose id is already stored are counted as duplicates and skipped, so a batch sent twice (a
 retry after a lost answer) changes nothing the second time. An item that cannot apply (its run
@@ -58,13 +59,23 @@ class _Tally:
         return BatchResult(self.accepted, self.duplicates, tuple(self.rejected))
 
 
-def record_batch(session: Session, batch: Batch, *, now: float | None = None) -> BatchResult:
-    """Apply a recorder's batch; see the module docstring for what is skipped and refused."""
+def record_batch(
+    session: Session, batch: Batch, *, now: float | None = None, optimistic: bool = False
+) -> BatchResult:
+    """Apply a recorder's batch; see the module docstring for what is skipped and refused.
+
+    `optimistic`: do not look up the ids of state events of task runs this batch creates. Such
+    an id can only be stored already if a client reused it for another run; the states'
+    primary key then refuses the batch (`IntegrityError`), and the caller must apply it again
+    without `optimistic`, which counts that event as a duplicate as usual.
+    """
     now = time.time() if now is None else now
     tally = _Tally()
     session.flush()  # nothing the caller added to this session may wait behind our statements
     created = _new_task_runs(session, batch, tally, now) if batch.task_runs else {}
-    applier = _apply_states(session, batch, created, tally, now) if batch.states else None
+    applier = (
+        _apply_states(session, batch, created, tally, now, optimistic) if batch.states else None
+    )
     if created:
         bulk_insert(session, TaskRun.__table__, list(created.values()))
     if applier is not None:
@@ -159,7 +170,12 @@ def _new_task_runs(
 
 
 def _apply_states(
-    session: Session, batch: Batch, created: dict[str, dict[str, Any]], tally: _Tally, now: float
+    session: Session,
+    batch: Batch,
+    created: dict[str, dict[str, Any]],
+    tally: _Tally,
+    now: float,
+    optimistic: bool,
 ) -> BatchStateApplier:
     events = batch.states
     flow_runs = load_run_values(
@@ -175,7 +191,11 @@ def _apply_states(
         TASK_RUN_FIELDS,
     )
     task_runs.update(created)
-    known = existing_ids(session, StateRecord.id, [e.id for e in events if e.id])
+    known = existing_ids(
+        session,
+        StateRecord.id,
+        [e.id for e in events if e.id and not (optimistic and e.task_run_id in created)],
+    )
     applier = BatchStateApplier(flow_runs=flow_runs, task_runs=task_runs, known_ids=known, now=now)
     apply = applier.apply
     for event in events:

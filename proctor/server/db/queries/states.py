@@ -3,8 +3,8 @@
 Two appliers follow the same rules. `StateApplier` works on ORM runs and serves the single-change
 routes (and the initial state of a created run). `BatchStateApplier` serves the batch endpoint:
 it works on plain dicts of the few columns the rules need, so a batch of thousands of changes
-costs a few Core statements (one SELECT of the runs concerned, one bulk INSERT of the history,
-one executemany UPDATE of the runs' mirrored columns) and no per-row ORM work. Both keep each
+costs a few statements (one SELECT of the runs concerned, one bulk write of the history, one
+executemany UPDATE of the runs' mirrored columns) and no per-row ORM work. Both keep each
 run's current state in memory while applying events in order, so only the last state of a run
 reaches its columns, and both derive start time, end time and attempts the same way
 (`mirror_values`).
