@@ -19,8 +19,15 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 from pathlib import Path
+
+#: Set where a task runs on behalf of a flow in another process (a Dask worker): the flow's
+#: results folder, which wins over this process's own environment.
+RESULTS_DIR_OVERRIDE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "proctor_results_dir", default=None
+)
 
 
 def home() -> Path:
@@ -30,7 +37,7 @@ def home() -> Path:
 
 def results_dir() -> Path:
     """Where results and cache entries are written (`PROCTOR_RESULTS_DIR`)."""
-    explicit = os.environ.get("PROCTOR_RESULTS_DIR")
+    explicit = RESULTS_DIR_OVERRIDE.get() or os.environ.get("PROCTOR_RESULTS_DIR")
     return Path(explicit).expanduser() if explicit else home() / "results"
 
 

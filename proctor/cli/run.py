@@ -53,8 +53,10 @@ def run_command(
             "--executor",
             "-e",
             metavar="NAME[:N]",
-            help="Where tasks run: local, threads[:N] or processes[:N]. Default: the flow's "
-            "own executor, else $PROCTOR_EXECUTOR, else local.",
+            help="Where tasks run: local, threads[:N], processes[:N], dask (a local Dask "
+            "cluster), dask:N (N local workers) or dask:ADDRESS (a running scheduler, e.g. "
+            "dask:tcp://127.0.0.1:8786). Default: the flow's own executor, else "
+            "$PROCTOR_EXECUTOR, else local.",
             show_default=False,
         ),
     ] = None,

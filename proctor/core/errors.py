@@ -73,6 +73,14 @@ class TaskNotPicklableError(ExecutorError):
     """A task or its arguments could not be pickled to be sent to another process."""
 
 
+class ResourceTagError(ExecutorError, ValueError):
+    """A `dask-resource:` task tag that does not read NAME=AMOUNT."""
+
+
+class ClusterError(ExecutorError):
+    """A Dask cluster could not be started or reached."""
+
+
 class MissingContextError(ProctorError, RuntimeError):
     """A run-only helper (`get_run_logger`, ...) was called outside any run."""
 

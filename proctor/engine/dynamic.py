@@ -43,7 +43,7 @@ class TaskFuture:
         state = self.wait()
         if raise_on_failure and state.is_failed():
             raise_for_state(self.node.key, state)
-        return state.result
+        return self._sink.run.value_of(self.node)
 
     @property
     def state(self) -> State:

@@ -22,6 +22,14 @@ class Executor:
     #: False when tasks run in another process: their log records are then sent back with
     #: their states and replayed in the flow's process.
     in_process = True
+    #: True when successful results stay where they were computed: the states the executor
+    #: returns carry `RemoteValue` handles, which the engine passes on to downstream tasks as
+    #: they are and turns into values (`fetch`) only where a value is needed in the flow.
+    holds_results = False
+    #: True when `submit` may hold work back until `flush()` (to send it in batches).
+    buffers = False
+    #: Attempts the engine hands over at once (None: the engine's own default).
+    max_in_flight: int | None = None
 
     def start(self) -> None:
         """Acquire resources (pools, clusters) before the first submit of a run."""
@@ -32,6 +40,13 @@ class Executor:
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Future | DoneFuture:
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Send work `submit` held back; the engine calls it before it waits for results."""
+
+    def fetch(self, values: list[RemoteValue]) -> list[Any]:
+        """The values behind `RemoteValue` handles this executor returned, in order."""
+        raise NotImplementedError(f"the {self.name} executor holds no remote values")
+
     def __enter__(self) -> Executor:
         self.start()
         return self
@@ -41,6 +56,19 @@ class Executor:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class RemoteValue:
+    """A task's result kept where it was computed (a Dask worker's memory, say).
+
+    An executor that holds results (`Executor.holds_results`) puts one of these in a successful
+    state instead of the value. The engine passes it unchanged into downstream tasks submitted to
+    the same executor, which turns it back into the value where the task runs, and asks the
+    executor to `fetch` it when the flow itself needs the value (a map's length, a `@flow` body
+    reading a result, the run's final states).
+    """
+
+    __slots__ = ()
 
 
 class DoneFuture:

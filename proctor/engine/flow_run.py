@@ -67,6 +67,7 @@ def run_graph(
         with executor:
             run.add_all(order)
             run.pump()
+            run.fetch_results()  # results an executor kept remote come back once, at the end
         results = StateMap((node, run.states[node]) for node in graph.nodes)
         reference = [(n.key, run.states[n]) for n in graph.reference_nodes()]
         every = [(n.key, s) for n, s in results.items()]
@@ -110,6 +111,7 @@ def run_function(
                 except Exception as exc:
                     error, trace = exc, user_traceback(exc)
                 run.pump()  # let everything the body submitted finish
+                run.fetch_results()
         finally:
             CALL_SINK.reset(sink_token)
         task_states = StateMap((node, run.states[node]) for node in graph.nodes)

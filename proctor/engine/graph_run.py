@@ -56,7 +56,7 @@ from ..core.states import (
     Success,
 )
 from ..core.triggers import all_successful, gate, manual_only
-from .executor import DoneFuture, Executor
+from .executor import DoneFuture, Executor, RemoteValue
 from .hooks import call_hooks, run_state_handlers
 from .logs import TASK_LOGGER, task_run_extra
 from .observers import RunObserver
@@ -111,8 +111,13 @@ class GraphRun:
     _tiebreak: Any = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
-        if not self.executor.in_process:
+        executor = self.executor
+        if not executor.in_process:
             self._runner = run_task_shipping_logs
+        if executor.max_in_flight is not None:
+            self.max_in_flight = executor.max_in_flight
+        self._buffers = executor.buffers
+        self._remote = executor.holds_results
 
     # -- adding work ----------------------------------------------------------------------------
     def add(self, node: Node) -> None:
@@ -144,6 +149,8 @@ class GraphRun:
                 self._release_due()
                 if ready:
                     continue
+            if self._buffers:
+                self.executor.flush()
             if until is not None and until():
                 return
             if self.outstanding == 0 and not timers:
@@ -166,6 +173,8 @@ class GraphRun:
             if ready:
                 continue
             if events.empty():
+                if self._buffers:
+                    self.executor.flush()
                 return
             self._collect(*events.get())
 
@@ -216,6 +225,8 @@ class GraphRun:
                 self._verdict(node, None, verdict)
                 return
         args, kwargs = node.bindings.resolve(self._value)
+        if self._remote:  # the elements to map over are needed here, in the flow
+            args, kwargs = self._fetch_mapped(args, kwargs)
         try:
             runs = expand(node.key, args, kwargs)
         except MappingError as exc:
@@ -390,9 +401,23 @@ class GraphRun:
     def _handled(self, node: Node, ctx: TaskRunContext, old: State, new: State) -> State:
         token = TASK_RUN.set(ctx)
         try:
-            return run_state_handlers(node.task, node.task.hooks, old, new, task_run_extra(ctx))
+            shown = self._for_hooks(new)
+            handled = run_state_handlers(node.task, node.task.hooks, old, shown,
+                                         task_run_extra(ctx))
+            return new if handled is shown else handled  # the run keeps the result remote
         finally:
             TASK_RUN.reset(token)
+
+    def _for_hooks(self, state: State) -> State:
+        """The state as hooks see it: with its value, also when the executor keeps it remote
+        (only tasks with hooks pay for that fetch)."""
+        if self._remote and isinstance(state.result, RemoteValue):
+            try:
+                return state.with_changes(result=self.executor.fetch([state.result])[0])
+            except Exception as exc:  # hooks still run; they see the handle
+                _task_log.warning("result not fetched for hooks (%s: %s)",
+                                  type(exc).__name__, exc)
+        return state
 
     def _transition(
         self, node: Node, ctx: TaskRunContext, old: State, new: State, handled: bool = False
@@ -406,6 +431,7 @@ class GraphRun:
         token = TASK_RUN.set(ctx)
         try:
             extra = task_run_extra(ctx)
+            new = self._for_hooks(new)
             if not handled and hooks.state_handlers:
                 run_state_handlers(node.task, hooks, old, new, extra)  # notification only here
             call_hooks(node.task, hooks, ctx, new, extra)
@@ -436,6 +462,83 @@ class GraphRun:
 
     def _value(self, node: Node) -> Any:
         return self.states[node].result
+
+    # -- results an executor keeps remotely -----------------------------------------------------
+    def _fetch_mapped(self, args: list, kwargs: dict) -> tuple[list, dict]:
+        """Arguments of a map with the iterables it maps over fetched from the executor (what
+        is passed `unmapped` stays remote, and so do the elements of a fetched list)."""
+        fetch = self.executor.fetch
+        args = [fetch([a])[0] if isinstance(a, RemoteValue) else a for a in args]
+        kwargs = {k: fetch([v])[0] if isinstance(v, RemoteValue) else v
+                  for k, v in kwargs.items()}
+        return args, kwargs
+
+    def value_of(self, node: Node) -> Any:
+        """The result of a finished node as a value, fetched if the executor kept it remote."""
+        result = self.states[node].result
+        if self._remote:
+            if isinstance(result, RemoteValue):
+                return self.executor.fetch([result])[0]
+            if isinstance(result, list) and any(isinstance(r, RemoteValue) for r in result):
+                return self._fetched_list(result)
+        return result
+
+    def _fetched_list(self, items: list) -> list:
+        remote = [r for r in items if isinstance(r, RemoteValue)]
+        values = iter(self.executor.fetch(remote))
+        return [next(values) if isinstance(r, RemoteValue) else r for r in items]
+
+    def fetch_results(self) -> None:
+        """Replace every remote result in the run's states by its value, with one `fetch`.
+
+        Called at the end of a run, while the executor is still up, so that the run's final
+        states hold values whatever the executor was. A result that cannot be fetched (its
+        worker died and it cannot be recomputed) is left as its handle, with a warning.
+        """
+        if not self._remote:
+            return
+        wanted: list[RemoteValue] = []
+        for state in self.states.values():
+            if isinstance(state.result, RemoteValue):
+                wanted.append(state.result)
+            elif state.type is StateType.MAPPED:
+                wanted.extend(c.result for c in state.children
+                              if isinstance(c.result, RemoteValue))
+        if not wanted:
+            return
+        values = _fetch_each(self.executor, wanted)
+        for node, state in list(self.states.items()):
+            result = state.result
+            if isinstance(result, RemoteValue):
+                self.states[node] = state.with_changes(result=values.get(id(result), result))
+            elif state.type is StateType.MAPPED and any(
+                isinstance(c.result, RemoteValue) for c in state.children
+            ):
+                children = tuple(
+                    c.with_changes(result=values.get(id(c.result), c.result))
+                    if isinstance(c.result, RemoteValue) else c
+                    for c in state.children
+                )
+                self.states[node] = state.with_changes(
+                    children=children, result=[c.result for c in children]
+                )
+
+
+def _fetch_each(executor: Executor, wanted: list[RemoteValue]) -> dict[int, Any]:
+    """Values by handle id: all at once, or one by one when that fails, so that one lost
+    result does not cost the others."""
+    try:
+        return {id(h): v for h, v in zip(wanted, executor.fetch(wanted), strict=True)}
+    except Exception:
+        values = {}
+        for handle in wanted:
+            try:
+                values[id(handle)] = executor.fetch([handle])[0]
+            except Exception as exc:
+                _task_log.warning("a result kept by the %s executor could not be fetched "
+                                  "(%s: %s); the run's state keeps its handle %r",
+                                  executor.name, type(exc).__name__, exc, handle)
+        return values
 
 
 def _log_failure(ctx: TaskRunContext, state: State) -> None:

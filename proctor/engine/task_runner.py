@@ -47,35 +47,73 @@ class TaskRunSpec:
     context: TaskRunContext
 
 
+#: The list collecting the log records of the attempt running in this context (None: none).
+_CAPTURED: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "proctor_captured_logs", default=None
+)
+
+
 class _Capture(logging.Handler):
-    """Collects the log records of one attempt, to be sent back with its state."""
+    """Collects log records into the list of the attempt whose context emitted them."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.records: list[dict] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        records = _CAPTURED.get()
+        if records is None:
+            return
         data = dict(record.__dict__)
         data["msg"] = record.getMessage()
         data["args"] = None
         if record.exc_info:
             data["exc_text"] = logging.Formatter().formatException(record.exc_info)
         data["exc_info"] = None
-        self.records.append(data)
+        records.append(data)
+
+
+class _Shipping:
+    """While at least one attempt ships its logs, the `proctor` logger's only handler is the
+    capture (a forked worker's copies of the flow's own handlers stay silent). Attempts may run
+    at the same time in threads of one worker (Dask): each one's records go to its own list
+    through a context variable, and the handlers come back when the last one ends."""
+
+    lock = threading.Lock()
+    active = 0
+    saved: tuple = ()
+    handler = _Capture()
+
+    @classmethod
+    def enter(cls) -> None:
+        with cls.lock:
+            if cls.active == 0:
+                base = logging.getLogger("proctor")
+                cls.saved = (base.handlers, base.propagate)
+                base.handlers, base.propagate = [cls.handler], False
+            cls.active += 1
+
+    @classmethod
+    def leave(cls) -> None:
+        with cls.lock:
+            cls.active -= 1
+            if cls.active == 0:
+                base = logging.getLogger("proctor")
+                base.handlers, base.propagate = cls.saved
+                cls.saved = ()
 
 
 def run_task_shipping_logs(spec: TaskRunSpec) -> tuple[State, list[dict]]:
     """`run_task` for workers in another process: the attempt's Proctor log records come back
     with its state (as plain dicts), for the engine to replay where the run's handlers are."""
-    base = logging.getLogger("proctor")
-    capture = _Capture()
-    saved = base.handlers, base.propagate
-    base.handlers, base.propagate = [capture], False  # a pool worker runs one task at a time
+    records: list[dict] = []
+    token = _CAPTURED.set(records)
+    _Shipping.enter()
     try:
         state = run_task(spec)
     finally:
-        base.handlers, base.propagate = saved
-    return state, capture.records
+        _Shipping.leave()
+        _CAPTURED.reset(token)
+    return state, records
 
 
 def replay_logs(records: list[dict]) -> None:

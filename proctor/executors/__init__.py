@@ -1,4 +1,5 @@
-"""Where task code runs. Pick one by instance or by name: "local", "threads:4", "processes:2"."""
+"""Where task code runs. Pick one by instance or by name: "local", "threads:4", "processes:2",
+"dask" (a local Dask cluster for the run), "dask:4" (with 4 workers) or "dask:tcp://host:8786"."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .local import LocalExecutor
 from .threads import ThreadExecutor
 
 #: The executor names `resolve_executor` knows (":N" sets the worker count where allowed).
-EXECUTOR_NAMES = ("local", "sequential", "threads", "processes")
+EXECUTOR_NAMES = ("local", "sequential", "threads", "processes", "dask")
 
 
 def __getattr__(name: str):
@@ -20,6 +21,10 @@ def __getattr__(name: str):
         from .processes import ProcessExecutor
 
         return ProcessExecutor
+    if name == "DaskExecutor":  # needs the `dask` extra: pip install 'proctor[dask]'
+        from .dask import DaskExecutor
+
+        return DaskExecutor
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -50,10 +55,13 @@ def resolve_executor(spec: Executor | str | None) -> Executor:
             f"{type(spec).__name__}: {spec!r}"
         )
     name, _, arg = spec.strip().partition(":")
+    if name.lower() == "dask":
+        return _dask_executor(spec, arg.strip())
     cls = _executor_class(name.lower())
     if cls is None:
         raise UnknownExecutorError(
-            f"unknown executor {spec!r}; valid names: local, threads[:N], processes[:N]"
+            f"unknown executor {spec!r}; valid names: local, threads[:N], processes[:N], "
+            f"dask[:N or :ADDRESS]"
         )
     if cls is LocalExecutor:
         if arg:
@@ -68,11 +76,34 @@ def resolve_executor(spec: Executor | str | None) -> Executor:
     return cls(int(arg))
 
 
+def _dask_executor(spec: str, arg: str) -> Executor:
+    """"dask" (a local cluster), "dask:N" (N local workers) or "dask:ADDRESS"."""
+    try:
+        from .dask import DaskExecutor
+    except ImportError as exc:
+        raise UnknownExecutorError(
+            f"executor {spec!r} needs Dask: pip install 'proctor[dask]' ({exc})"
+        ) from exc
+    if not arg:
+        return DaskExecutor()
+    if arg.isdigit():
+        if int(arg) < 1:
+            raise UnknownExecutorError(f"executor {spec!r}: the worker count must be >= 1")
+        return DaskExecutor(cluster_kwargs={"n_workers": int(arg)})
+    if "://" not in arg and ":" not in arg:
+        raise UnknownExecutorError(
+            f"executor {spec!r}: after 'dask:' give a worker count (dask:4) or the scheduler's "
+            f"address (dask:tcp://127.0.0.1:8786)"
+        )
+    return DaskExecutor(address=arg if "://" in arg else f"tcp://{arg}")
+
+
 __all__ = [
     "Executor",
     "DoneFuture",
     "LocalExecutor",
     "ThreadExecutor",
     "ProcessExecutor",
+    "DaskExecutor",
     "resolve_executor",
 ]

@@ -1,4 +1,5 @@
-"""Executors every engine test runs on: sequential, real threads, real worker processes."""
+"""Executors every engine test runs on: sequential, real threads, real worker processes, and a
+real Dask cluster (a `dask scheduler` and two `dask worker` processes on 127.0.0.1)."""
 
 import json
 import os
@@ -22,14 +23,117 @@ EXECUTORS = {
 }
 
 
-@pytest.fixture(params=list(EXECUTORS))
+def _make_executor(request, name: str):
+    if name == "dask":
+        from proctor.executors import DaskExecutor
+
+        return DaskExecutor(address=request.getfixturevalue("dask_cluster").address)
+    return EXECUTORS[name]()
+
+
+@pytest.fixture(params=[*EXECUTORS, "dask"])
 def executor(request):
-    return EXECUTORS[request.param]()
+    return _make_executor(request, request.param)
 
 
-@pytest.fixture(params=["threads", "processes"])
+@pytest.fixture(params=["threads", "processes", "dask"])
 def parallel_executor(request):
-    return EXECUTORS[request.param]()
+    return _make_executor(request, request.param)
+
+
+# -- a real Dask cluster, started with Dask's own commands ---------------------------------------
+class DaskCluster:
+    """`dask scheduler` and `dask worker` subprocesses on 127.0.0.1.
+
+    Workers get this test process's `sys.path` (so tasks defined in test modules unpickle by
+    reference there) and 2 threads each; the first one also offers the resource GPU=1."""
+
+    def __init__(self, workdir, workers: int = 2) -> None:
+        self.port = unused_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.workdir = str(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.log_path = os.path.join(self.workdir, "dask.log")
+        self.log = open(self.log_path, "ab")
+        self.scheduler: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+        self.wanted = workers
+
+    def _dask(self, *args: str) -> subprocess.Popen:
+        command = [os.path.join(os.path.dirname(sys.executable), "dask"), *args]
+        return subprocess.Popen(command, env=self.env, cwd=self.workdir, stdout=self.log,
+                                stderr=subprocess.STDOUT)
+
+    def start(self) -> None:
+        self.scheduler = self._dask("scheduler", "--host", "127.0.0.1", "--port",
+                                    str(self.port), "--no-dashboard")
+        for index in range(self.wanted):
+            self.add_worker(resources="GPU=1" if index == 0 else None)
+        self.wait_for_workers(self.wanted)
+
+    def add_worker(self, resources: str | None = None) -> subprocess.Popen:
+        args = ["worker", self.address, "--nthreads", "2", "--nworkers", "1",
+                "--no-dashboard", "--no-nanny", "--host", "127.0.0.1",
+                "--local-directory", self.workdir]
+        if resources:
+            args += ["--resources", resources]
+        worker = self._dask(*args)
+        self.workers.append(worker)
+        return worker
+
+    def wait_for_workers(self, count: int, timeout: float = 60) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=timeout, set_as_default=False) as client:
+            client.wait_for_workers(count, timeout=timeout)
+
+    def output(self) -> str:
+        self.log.flush()
+        with open(self.log_path, "rb") as fh:
+            return fh.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.scheduler]:
+            if process is not None and process.poll() is None:
+                process.terminate()
+        for process in [*self.workers, self.scheduler]:
+            if process is not None:
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+        self.log.close()
+
+
+@pytest.fixture
+def new_dask_cluster(tmp_path):
+    """Make a cluster of the test's own (stopped at the end of the test)."""
+    made: list[DaskCluster] = []
+
+    def make(workers: int = 2) -> DaskCluster:
+        cluster = DaskCluster(tmp_path / f"dask-{len(made)}", workers)
+        os.makedirs(cluster.workdir, exist_ok=True)
+        made.append(cluster)
+        cluster.start()
+        return cluster
+
+    yield make
+    for cluster in made:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory):
+    cluster = DaskCluster(tmp_path_factory.mktemp("dask"))
+    try:
+        cluster.start()
+    except Exception:
+        cluster.stop()
+        raise RuntimeError(f"the Dask test cluster did not start:\n{cluster.output()}") from None
+    yield cluster
+    cluster.stop()
 
 
 # -- a real HTTP listener on 127.0.0.1 that records what it receives ----------------------------

@@ -1,6 +1,5 @@
 """The engine's behaviour, identical on every executor (local, threads, processes)."""
 
-import multiprocessing
 
 from proctor import Flow, Parameter, task, unmapped
 from proctor.core.errors import MappingError
@@ -168,43 +167,55 @@ def test_flow_can_run_twice_and_reuse_executor(executor):
     assert f.run().result[out].result == 2
 
 
-def test_independent_branches_overlap_on_parallel_executors(parallel_executor):
+class FileBarrier:
+    """A barrier any process on this machine can wait at (a manager's proxies need the
+    manager's authentication key, which a Dask worker process does not have)."""
+
+    def __init__(self, folder, parties: int, timeout: float = 20) -> None:
+        self.folder, self.parties, self.timeout = str(folder), parties, timeout
+
+    def wait(self) -> None:
+        import os
+        import tempfile
+        import time
+
+        tempfile.NamedTemporaryFile(dir=self.folder, delete=False).close()
+        deadline = time.monotonic() + self.timeout
+        while len(os.listdir(self.folder)) < self.parties:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the other party never arrived")
+            time.sleep(0.01)
+
+
+def test_independent_branches_overlap_on_parallel_executors(parallel_executor, tmp_path):
     """Passes only if the two tasks run at the same time: each waits for the other."""
-    manager = multiprocessing.Manager()
-    try:
-        barrier = manager.Barrier(2, timeout=20)
+    barrier = FileBarrier(tmp_path, 2)
 
-        @task
-        def meet(barrier, tag):
-            barrier.wait()
-            return tag
+    @task
+    def meet(barrier, tag):
+        barrier.wait()
+        return tag
 
-        with Flow("f", executor=parallel_executor) as f:
-            a = meet(barrier, "a")
-            b = meet(barrier, "b")
-        state = f.run()
-        assert state.is_successful(), state.message
-        assert (state.result[a].result, state.result[b].result) == ("a", "b")
-    finally:
-        manager.shutdown()
+    with Flow("f", executor=parallel_executor) as f:
+        a = meet(barrier, "a")
+        b = meet(barrier, "b")
+    state = f.run()
+    assert state.is_successful(), state.message
+    assert (state.result[a].result, state.result[b].result) == ("a", "b")
 
 
-def test_mapped_children_overlap_on_parallel_executors(parallel_executor):
-    manager = multiprocessing.Manager()
-    try:
-        barrier = manager.Barrier(2, timeout=20)
+def test_mapped_children_overlap_on_parallel_executors(parallel_executor, tmp_path):
+    barrier = FileBarrier(tmp_path, 2)
 
-        @task
-        def meet(i, barrier):
-            barrier.wait()
-            return i
+    @task
+    def meet(i, barrier):
+        barrier.wait()
+        return i
 
-        with Flow("f", executor=parallel_executor) as f:
-            out = meet.map([1, 2], unmapped(barrier))
-        state = f.run()
-        assert state.result[out].result == [1, 2], state.message
-    finally:
-        manager.shutdown()
+    with Flow("f", executor=parallel_executor) as f:
+        out = meet.map([1, 2], unmapped(barrier))
+    state = f.run()
+    assert state.result[out].result == [1, 2], state.message
 
 
 def test_unpicklable_task_fails_naming_it():

@@ -103,6 +103,9 @@ def test_waiting_retry_holds_no_worker(executor, tmp_path):
 
     if hasattr(executor, "max_workers"):
         executor.max_workers = 1
+    if executor.name == "dask":  # one slot: the test cluster has one worker with GPU=1
+        first = first.with_options(tags=["dask-resource:GPU=1"])
+        second = second.with_options(tags=["dask-resource:GPU=1"])
     with Flow("f", executor=executor) as f:
         first()
         second()
