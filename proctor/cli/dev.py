@@ -48,7 +48,7 @@ def dev_command(
     server = start_server(port)
     try:
         wait_for_health(server, url)
-        typer.echo(f"Server ready at {url} (process {server.pid}; API docs at {url}/docs)")
+        typer.echo(f"Server ready: web UI at {url}/ (process {server.pid}; API docs at {url}/docs)")
         for line in deploy_examples(url, examples, schedule):
             typer.echo(line)
         typer.echo("Agent on work queue 'default'; Ctrl-C stops everything.")

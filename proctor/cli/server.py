@@ -112,7 +112,7 @@ def start_command(
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(EXIT_FAILED) from exc
     shown_host = f"[{host}]" if ":" in host else host
-    typer.echo(f"Proctor server: http://{shown_host}:{port} (API docs at /docs)")
+    typer.echo(f"Proctor server: http://{shown_host}:{port} (web UI at /, API docs at /docs)")
     typer.echo(f"Database: {_describe(database.url)}")
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
 

@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from ... import __version__, settings
+from ...ui import mount_ui
 from ..db import migrate
 from ..db.engine import Database
 from ..services import Services
@@ -85,4 +86,5 @@ def create_app(
     routers = (flows, flow_runs, task_runs, events, deployments, agents, concurrency_limits)
     for module in (*routers, metrics):
         app.include_router(module.router, dependencies=guarded)
+    mount_ui(app)
     return app

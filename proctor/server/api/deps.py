@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ...ui.session import has_session
 from ..db.engine import Database
 from ..db.queries import Page
 from .schemas import ID_PATTERN, Name
@@ -39,11 +40,14 @@ def require_api_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """Refuse (401) a request without the right `Authorization: Bearer <key>` when the server
-    has a key. Compared in constant time, so response times do not leak the key."""
+    has a key. Compared in constant time, so response times do not leak the key. The web UI's
+    session cookie (set by its login page, SameSite=Strict) is accepted in its place."""
     expected: str | None = request.app.state.api_key
     if expected is None:
         return
     given = credentials.credentials if credentials is not None else ""
+    if not credentials and has_session(request):  # the web UI's own requests
+        return
     if not credentials or not hmac.compare_digest(given.encode(), expected.encode()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
 from ...db import queries as q
 from .. import convert
 from ..control_schemas import DeploymentCreate, DeploymentRead, DeploymentRunCreate
 from ..deps import DB, DeploymentId, PageQuery, PathName, wake_service
+from ..parameter_check import parameter_problems
 from ..schemas import FlowRunRead, Name, Page, TransitionRefused
 
 router = APIRouter(prefix="/api/deployments", tags=["deployments"])
@@ -138,10 +140,16 @@ def create_deployment_run(
 ) -> FlowRunRead:
     """A SCHEDULED run on the deployment's queue, due at `scheduled_time` (default now), that
     an agent of that queue claims; 200 with the existing run for a known `id` or
-    `idempotency_key`."""
+    `idempotency_key`. Parameters are checked against the flow's parameter description
+    (unknown names, missing required values, wrong JSON kinds: 422)."""
     spec = convert.deployment_run_spec(body)
 
     def work(session: Session) -> tuple[FlowRunRead, bool]:
+        deployment = q.read_deployment(session, deployment_id)
+        problems = parameter_problems(deployment.parameter_schema, deployment.parameters,
+                                      spec.parameters)
+        if problems:
+            raise RequestValidationError(problems)
         run, created = q.create_deployment_run(session, deployment_id, spec)
         return convert.flow_run_read(run), created
 

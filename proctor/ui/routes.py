@@ -1,0 +1,336 @@
+"""The web UI's pages, served by the API server at `/`: HTML rendered from Jinja2 templates.
+
+Pages read the database through `ui.data` in the server's own process; actions (cancel, pause,
+resume, run now) call the JSON API from the page's script, so they are validated exactly as any
+other client's request. A page asked with `?fragment=1` returns only its content block: the
+script uses that to refresh live panels without a reload.
+
+Access: without `PROCTOR_API_KEY` every page is open (the server listens on 127.0.0.1 by
+default). With a key, a page asks for it once (`/login`) and keeps a session cookie derived from
+it (HttpOnly, SameSite=Strict); the API accepts that cookie as well as the bearer header, so the
+page's own requests need no key in script.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ..core.states import DEFAULT_NAMES, StateType
+from ..server.db import queries as q
+from . import charts, data
+from .graph import NODE_HEIGHT, NODE_WIDTH, edge_path
+from .session import COOKIE, has_session, session_token
+
+HERE = Path(__file__).parent
+#: Log levels offered by the log filter.
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+#: Finished run states: a run page in one of them stops refreshing itself.
+FINISHED = {"SUCCESS", "CACHED", "FAILED", "CRASHED", "TIMED_OUT", "CANCELLED", "SKIPPED",
+            "TRIGGER_FAILED"}
+
+router = APIRouter(include_in_schema=False)
+
+
+class UIError(Exception):
+    """Bad input to a page (a filter, a window): shown on the page with what to change."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# -- rendering ------------------------------------------------------------------------------------
+def _when(value: float | None, with_seconds: bool = True) -> str:
+    if value is None:
+        return "\u2014"
+    moment = dt.datetime.fromtimestamp(value, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M") + " UTC"
+
+
+def _ago(value: float | None, now: float | None = None) -> str:
+    if value is None:
+        return "never"
+    delta = (now or time.time()) - value
+    future = delta < 0
+    delta = abs(delta)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if delta >= size:
+            text = f"{delta / size:.0f} {unit}"
+            break
+    else:
+        text = f"{delta:.0f} s"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def _duration(start: float | None, end: float | None) -> str:
+    if start is None:
+        return "\u2014"
+    seconds = (end if end is not None else time.time()) - start
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def _state_class(state_type: str | None) -> str:
+    return f"s-{(state_type or 'PENDING').lower().replace('_', '-')}"
+
+
+def _state_name(state_type: str | None) -> str:
+    try:
+        return DEFAULT_NAMES[StateType(state_type)] if state_type else "Pending"
+    except ValueError:
+        return str(state_type)
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(HERE / "templates")),
+        autoescape=select_autoescape(["html", "svg"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(when=_when, ago=_ago, state_class=_state_class, state_name=_state_name,
+                       tojson_text=lambda v: json.dumps(v, indent=2, sort_keys=True,
+                                                        default=str))
+    env.globals.update(duration=_duration, edge_path=edge_path, node_width=NODE_WIDTH,
+                       node_height=NODE_HEIGHT, levels=LEVELS, urlencode=urlencode,
+                       windows=list(charts.WINDOWS), state_types=[s.value for s in StateType])
+    return env
+
+
+_env = _environment()
+
+
+def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    fragment = request.query_params.get("fragment") == "1"
+    body = _env.get_template(template).render(
+        request=request, fragment=fragment, path=request.url.path,
+        protected=request.app.state.api_key is not None, **values,
+    )
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+# -- access ---------------------------------------------------------------------------------------
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this server: never an open redirect."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    return value
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:  # noqa: A002
+    if request.app.state.api_key is None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render(request, "login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    key = str(form.get("key", ""))
+    target = _safe_next(str(form.get("next", "/")))
+    expected = request.app.state.api_key
+    if expected is None:
+        return RedirectResponse(target, status_code=303)
+    if not hmac.compare_digest(key.encode(), expected.encode()):
+        return render(request, "login.html", status=401, next=target,
+                      error="That is not this server's API key (PROCTOR_API_KEY).")
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, session_token(expected), httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/")
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _guard(request: Request) -> Response | None:
+    return None if has_session(request) else _login_redirect(request)
+
+
+# -- input parsing --------------------------------------------------------------------------------
+def _time_param(request: Request, name: str) -> float | None:
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise UIError(f"{name}={raw!r} is not a date and time; use the picker or write "
+                      f"2026-11-25T09:30") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise UIError(f"{name}={raw!r}: expected a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _state_param(request: Request) -> str | None:
+    raw = request.query_params.get("state", "").strip().upper()
+    if not raw:
+        return None
+    if raw not in {s.value for s in StateType}:
+        raise UIError(f"state={raw!r} is not a state; pick one of the list")
+    return raw
+
+
+# -- pages ----------------------------------------------------------------------------------------
+def _error_page(request: Request, error: UIError) -> HTMLResponse:
+    return render(request, "error.html", status=error.status, message=str(error))
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard_page(request: Request) -> Response:
+    if (redirect := _guard(request)) is not None:
+        return redirect
+    window = request.query_params.get("window", "day")
+    if window not in charts.WINDOWS:
+        return _error_page(request, UIError(
+            f"window={window!r}: choose one of {', '.join(charts.WINDOWS)}"))
+    database = request.app.state.database
+    with database.read() as session:
+        view = data.dashboard(session, window, time.time(), request.app.state.agent_timeout)
+    return render(request, "dashboard.html", view=view, now=time.time())
+
+
+@router.get("/runs", response_class=HTMLResponse)
+def runs_page(request: Request) -> Response:
+    if (redirect := _guard(request)) is not None:
+        return redirect
+    try:
+        state = _state_param(request)
+        since, until = _time_param(request, "since"), _time_param(request, "until")
+        limit = _int_param(request, "limit", 50, 1, 500)
+        offset = _int_param(request, "offset", 0, 0, 10**9)
+    except UIError as error:
+        return _error_page(request, error)
+    params = request.query_params
+    flt = q.FlowRunFilter(
+        flow_name=params.get("flow") or None,
+        deployment_id=params.get("deployment") or None,
+        states=(StateType(state),) if state else (),
+        tags=data.parse_tags(params.get("tag")),
+        start_after=since,
+        start_before=until,
+    )
+    with request.app.state.database.read() as session:
+        view = data.run_list(session, flt, q.Page(limit=limit, offset=offset))
+    kept = {k: v for k, v in params.items() if v and k not in ("offset", "fragment")}
+    return render(request, "runs.html", view=view, filters=params, limit=limit, offset=offset,
+                  kept=kept, now=time.time())
+
+
+@router.get("/runs/{flow_run_id}", response_class=HTMLResponse)
+def run_page(request: Request, flow_run_id: str) -> Response:
+    if (redirect := _guard(request)) is not None:
+        return redirect
+    with request.app.state.database.read() as session:
+        try:
+            view = data.run_detail(session, flow_run_id, time.time())
+        except q.NotFound:
+            return _error_page(request, UIError(f"no flow run has the id {flow_run_id!r}", 404))
+        lines = data.logs(session, flow_run_id, min_level=None, search=None)
+    finished = view.run.state_type in FINISHED
+    return render(request, "run.html", view=view, run=view.run, finished=finished, logs=lines,
+                  more_logs=len(lines) >= data.LOG_PAGE, now=time.time(),
+                  level_names={v: k for k, v in LEVELS.items()})
+
+
+@router.get("/runs/{flow_run_id}/logs")
+def run_logs(request: Request, flow_run_id: str) -> Response:
+    """Log lines as JSON for the page's log panel (filter, search, live tail)."""
+    if not has_session(request):
+        return JSONResponse({"detail": "log in first"}, status_code=401)
+    try:
+        level = request.query_params.get("level", "").upper()
+        if level and level not in LEVELS:
+            raise UIError(f"level={level!r}: choose one of {', '.join(LEVELS)}")
+        after_raw = request.query_params.get("after", "").strip()
+        try:
+            after = float(after_raw) if after_raw else None
+        except ValueError:
+            raise UIError(f"after={after_raw!r}: expected a timestamp in seconds") from None
+    except UIError as error:
+        return JSONResponse({"detail": str(error)}, status_code=422)
+    search = request.query_params.get("search", "").strip()[:200] or None
+    with request.app.state.database.read() as session:
+        try:
+            lines = data.logs(session, flow_run_id, min_level=LEVELS.get(level), search=search,
+                              after=after)
+        except q.NotFound:
+            return JSONResponse({"detail": f"no flow run has the id {flow_run_id!r}"},
+                                status_code=404)
+        run = q.read_flow_run(session, flow_run_id)
+    return JSONResponse({
+        "finished": run.state_type in FINISHED,
+        "lines": [{"id": line.id, "timestamp": line.timestamp, "time": _when(line.timestamp),
+                   "level": line.level, "logger": line.logger, "message": line.message,
+                   "task_run_id": line.task_run_id} for line in lines],
+    }, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/flows", response_class=HTMLResponse)
+def flows_page(request: Request) -> Response:
+    if (redirect := _guard(request)) is not None:
+        return redirect
+    with request.app.state.database.read() as session:
+        flows = data.deployments(session)
+    return render(request, "flows.html", flows=flows, now=time.time())
+
+
+@router.get("/deployments/{deployment_id}", response_class=HTMLResponse)
+def deployment_page(request: Request, deployment_id: str) -> Response:
+    if (redirect := _guard(request)) is not None:
+        return redirect
+    with request.app.state.database.read() as session:
+        try:
+            view = data.deployment_view(session, deployment_id)
+        except q.NotFound:
+            return _error_page(request, UIError(
+                f"no deployment has the id {deployment_id!r}", 404))
+    schema = (view.deployment.parameter_schema or {}).get("parameters") or []
+    return render(request, "deployment.html", view=view, d=view.deployment, schema=schema,
+                  now=time.time())
+
+
+@router.get("/agents", response_class=HTMLResponse)
+def agents_page(request: Request) -> Response:
+    if (redirect := _guard(request)) is not None:
+        return redirect
+    with request.app.state.database.read() as session:
+        view = data.agents_view(session, time.time(), request.app.state.agent_timeout)
+    return render(request, "agents.html", view=view, now=time.time(),
+                  timeout=request.app.state.agent_timeout)
