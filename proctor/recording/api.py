@@ -32,6 +32,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ from ..engine.observers import RunObserver
 
 _log = logging.getLogger("proctor.recording")
 MESSAGE_LIMIT = 20_000
+#: The most upstream task keys the server takes for one task run (more would refuse the batch).
+UPSTREAM_LIMIT = 1_000
 
 
 def jsonable(value: Any) -> Any:
@@ -105,7 +108,9 @@ def _measure(kind: str, item: dict) -> tuple[int, int]:
     """An item's weight in server items (a task run with its first state counts two) and a
     generous guess of its JSON size (everything but a message is short)."""
     if kind == "task_run":
-        return (1, 500) if item.get("state") is None else (2, 900)
+        # upstream keys are short, but a wide fan-in has many of them
+        length = 500 + 100 * len(item.get("upstream", ()))
+        return (1, length) if item.get("state") is None else (2, length + 400)
     if kind == "state":
         return 1, 500 + len(item["state"].get("message", ""))
     if kind == "log":
@@ -286,6 +291,9 @@ class ApiRecorder(RunObserver):
         self.max_backoff = max_backoff
         self.flow_run_ids: set[str] = set()
         self._task_runs: set[str] = set()
+        # Each node's sorted upstream keys, computed once: a mapped task's children all share
+        # their parent's node. Weak, so a recorder kept across runs does not keep their graphs.
+        self._upstream: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
         self._queue: deque = deque()
         self._cond = threading.Condition()
         self._closing = False
@@ -322,11 +330,25 @@ class ApiRecorder(RunObserver):
             self.put("task_run", {
                 "id": ctx.id, "flow_run_id": ctx.flow_run_id, "task_key": ctx.task_key,
                 "task_name": ctx.task_name, "map_index": ctx.map_index,
-                "tags": sorted(node.task.tags), "state": state,
+                "tags": sorted(node.task.tags), "upstream": self._upstream_keys(node),
+                "state": state,
             })
             return
         self.put("state", {"id": event_id(), "flow_run_id": ctx.flow_run_id,
                            "task_run_id": ctx.id, "state": state})
+
+    def _upstream_keys(self, node: Any) -> list[str]:
+        """The task keys `node` waits for, sorted (the server draws the task graph from them).
+        The list is shared by the items of every task run of the node, which nothing changes."""
+        keys = self._upstream.get(node)
+        if keys is None:
+            keys = sorted(up.key for up in node.upstream)
+            if len(keys) > UPSTREAM_LIMIT:
+                _log.warning("task %r waits for %d tasks; the server is told of the first %d",
+                             node.key, len(keys), UPSTREAM_LIMIT)
+                keys = keys[:UPSTREAM_LIMIT]
+            self._upstream[node] = keys
+        return keys
 
     # -- queueing -------------------------------------------------------------------------------
     def put(self, kind: str, item: dict) -> None:

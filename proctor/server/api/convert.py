@@ -52,6 +52,7 @@ def task_run_spec(body: s.TaskRunCreate | s.BatchTaskRun) -> q.TaskRunSpec:
         task_name=body.task_name,
         map_index=body.map_index,
         tags=tuple(body.tags),
+        upstream=tuple(body.upstream),
         state=optional_state_spec(getattr(body, "state", None)),
     )
 
@@ -160,6 +161,7 @@ def task_run_read(run: TaskRun) -> s.TaskRunRead:
         task_name=run.task_name,
         map_index=run.map_index,
         tags=list(run.tags or ()),
+        upstream=list(run.upstream or ()),
         state=_current_state(run),
         state_type=run.state_type,
         start_time=run.start_time,

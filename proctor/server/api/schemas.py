@@ -28,6 +28,8 @@ MAX_INT = 2**31 - 1
 MAX_JSON_DEPTH = 32
 #: Most tags on one flow, run or task run.
 MAX_TAGS = 100
+#: Most upstream task keys of one task run (the recorder sends the first ones of a wider fan-in).
+MAX_UPSTREAM = 1_000
 
 
 def check_text(value: str) -> str:
@@ -66,6 +68,7 @@ Key = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterVali
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(check_text)]
 LoggerName = Annotated[str, StringConstraints(max_length=255), AfterValidator(check_text)]
 Tags = Annotated[list[Name], Field(max_length=MAX_TAGS)]
+Upstream = Annotated[list[Key], Field(max_length=MAX_UPSTREAM)]
 Timestamp = Annotated[float, Field(allow_inf_nan=False)]
 SmallInt = Annotated[int, Field(ge=0, le=MAX_INT)]
 Parameters = Annotated[dict[str, Any], AfterValidator(check_json)]
@@ -209,6 +212,8 @@ class TaskRunCreate(BaseModel):
     task_name: Name
     map_index: SmallInt | None = None
     tags: Tags = Field(default_factory=list)
+    #: The task keys this task run waited for; used to draw the task graph.
+    upstream: Upstream = Field(default_factory=list)
     state: StateIn | None = None
 
 
@@ -219,6 +224,7 @@ class TaskRunRead(BaseModel):
     task_name: str
     map_index: int | None
     tags: list[str]
+    upstream: list[str]
     state: StateRead | None
     state_type: StateType | None
     start_time: float | None
@@ -249,6 +255,8 @@ class BatchTaskRun(BaseModel):
     task_name: Name
     map_index: SmallInt | None = None
     tags: Tags = Field(default_factory=list)
+    #: The task keys this task run waited for; used to draw the task graph.
+    upstream: Upstream = Field(default_factory=list)
 
 
 class BatchState(BaseModel):

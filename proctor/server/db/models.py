@@ -177,6 +177,11 @@ class TaskRun(CurrentState, Base):
     task_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     map_index: Mapped[int | None] = mapped_column(Integer)
     tags: Mapped[list[str]] = mapped_column(JSONList)
+    #: The task keys this task run waited for, as the client's graph says: the server never
+    #: sees the flow's code, so this is how a UI learns the edges of the task graph.
+    upstream: Mapped[list[str]] = mapped_column(
+        JSONList, default=list, server_default=text("'[]'")
+    )
     #: How many times the task run entered RUNNING.
     attempts: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[float] = mapped_column(Double)

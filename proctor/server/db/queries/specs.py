@@ -129,7 +129,8 @@ class AgentSpec:
 
 @dataclass(frozen=True, slots=True)
 class TaskRunSpec:
-    """A task run to create inside an existing flow run."""
+    """A task run to create inside an existing flow run; `upstream` holds the task keys it
+    waited for (the server cannot read them off the flow's code, which it never sees)."""
 
     flow_run_id: str
     task_key: str
@@ -137,6 +138,7 @@ class TaskRunSpec:
     id: str | None = None
     map_index: int | None = None
     tags: Sequence[str] = ()
+    upstream: Sequence[str] = ()
     state: StateSpec | None = None
 
 

@@ -21,6 +21,7 @@ def task_run_row(spec: TaskRunSpec, now: float) -> dict[str, object]:
         "task_name": spec.task_name,
         "map_index": spec.map_index,
         "tags": list(spec.tags),
+        "upstream": list(spec.upstream),
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
