@@ -3,15 +3,19 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The browser tests (tests/e2e) drive Debian's Chromium through Playwright; nothing downloads a
+# browser of its own, so pip must not try either.
+CHROMIUM := /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pip install --quiet -e ".[all,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,7 +23,23 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/proctor dev
 
-test: $(STAMP)
+# Debian's Chromium for the browser tests, installed only when it is missing (so a second run
+# costs nothing), with sudo only when not root and sudo exists. Without apt-get it says so and
+# goes on: the browser tests then skip with how to install it (and fail under CI=true).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: $(CHROMIUM) is missing and apt-get is not here; install Chromium by hand"; \
+	  else \
+	    SUDO=; \
+	    if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; fi; \
+	    echo "make: installing Chromium (apt-get install chromium) for the browser tests"; \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  fi; \
+	fi
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
