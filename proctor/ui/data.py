@@ -107,7 +107,9 @@ class RunList:
 
 
 def run_list(session: Session, flt: q.FlowRunFilter, page: q.Page) -> RunList:
-    runs = q.list_flow_runs(session, flt, page=page)
+    # Started runs newest first, then the ones not started (scheduled runs of the future would
+    # otherwise fill the first pages: the scheduler creates them in advance).
+    runs = q.list_flow_runs(session, flt, sort=q.RunSort.START_DESC, page=page)
     total = q.count_flow_runs(session, flt)
     flows = [f.name for f in q.list_flows(session, page=q.Page(limit=500))]
     deployments = [(d.id, f"{d.flow_name}/{d.name}") for d in session.scalars(
@@ -132,9 +134,7 @@ def task_run_rows(session: Session, flow_run_id: str) -> list[dict[str, Any]]:
     """The run's task runs as lean dicts, in creation order (at most `MAX_TASK_RUNS` + 1)."""
     columns = (TaskRun.id, TaskRun.task_key, TaskRun.task_name, TaskRun.map_index,
                TaskRun.state_type, TaskRun.state_name, TaskRun.state_message, TaskRun.start_time,
-               TaskRun.end_time, TaskRun.attempts, TaskRun.tags)
-    if hasattr(TaskRun, "upstream"):  # TEMPORARY until the upstream column lands
-        columns = (*columns, TaskRun.upstream)
+               TaskRun.end_time, TaskRun.attempts, TaskRun.tags, TaskRun.upstream)
     rows = session.execute(
         select(*columns).where(TaskRun.flow_run_id == flow_run_id)
         .order_by(TaskRun.created_at, TaskRun.id).limit(MAX_TASK_RUNS + 1)
@@ -193,8 +193,11 @@ def deployments(session: Session) -> list[tuple[Flow, list[DeploymentView]]]:
 def deployment_view(session: Session, deployment_id: str) -> DeploymentView:
     deployment = q.read_deployment(session, deployment_id)
     upcoming = q.list_scheduled_runs(session, deployment_id, page=q.Page(limit=10))
-    recent = q.list_flow_runs(session, q.FlowRunFilter(deployment_id=deployment_id),
-                              page=q.Page(limit=10))
+    recent = list(session.scalars(  # what ran or runs; the future is in `upcoming`
+        select(FlowRun).where(FlowRun.deployment_id == deployment_id,
+                              FlowRun.state_type != StateType.SCHEDULED.value)
+        .order_by(FlowRun.created_at.desc(), FlowRun.id).limit(10)
+    ))
     return DeploymentView(deployment, upcoming, recent)
 
 

@@ -16,7 +16,7 @@ FLOW_RUN_KEYS = {
 }
 TASK_RUN_KEYS = {
     "id", "flow_run_id", "task_key", "task_name", "map_index", "tags", "state", "state_type",
-    "start_time", "end_time", "attempts", "created_at",
+    "start_time", "end_time", "attempts", "created_at", "upstream",
 }
 
 
