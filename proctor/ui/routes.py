@@ -19,7 +19,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -132,7 +132,7 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     fragment = request.query_params.get("fragment") == "1"
     body = _env.get_template(template).render(
         request=request, fragment=fragment, path=request.url.path,
-        protected=request.app.state.api_key is not None, **values,
+        protected=request.app.state.api_key is not None and has_session(request), **values,
     )
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
@@ -159,9 +159,10 @@ def login_page(request: Request, next: str | None = None) -> Response:  # noqa: 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    form = await request.form()
-    key = str(form.get("key", ""))
-    target = _safe_next(str(form.get("next", "/")))
+    # A urlencoded body parsed here: two fields do not need a multipart parser dependency.
+    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
+    key = (form.get("key") or [""])[0]
+    target = _safe_next((form.get("next") or ["/"])[0])
     expected = request.app.state.api_key
     if expected is None:
         return RedirectResponse(target, status_code=303)

@@ -163,7 +163,12 @@ function startLogs(panel) {
     note.textContent = body.lines.length ? "" : "No log line matches.";
   };
   let pending;
-  form.addEventListener("input", () => { clearTimeout(pending); pending = setTimeout(reload, 250); });
+  form.addEventListener("submit", (event) => { event.preventDefault(); reload(); });
+  form.addEventListener("input", (event) => {
+    if (event.target.name === "follow") return;
+    clearTimeout(pending);
+    pending = setTimeout(reload, 250);
+  });
   const tail = async () => {
     if (!form.follow.checked || document.hidden) return;
     try {
