@@ -1,8 +1,15 @@
 """The UI's pure drawing logic: grouping task runs into graph nodes, the layout, the bars and
 the timeline."""
 
-from proctor.ui import charts
-from proctor.ui.graph import NODE_WIDTH, build_nodes, edge_path, group_key, layout, task_graph
+from proctor.server.ui import charts
+from proctor.server.ui.graph import (
+    NODE_WIDTH,
+    build_nodes,
+    edge_path,
+    group_key,
+    layout,
+    task_graph,
+)
 
 
 def run(key, state="SUCCESS", upstream=(), index=None, start=None, end=None):

@@ -15,10 +15,10 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from ... import __version__, settings
-from ...ui import mount_ui
 from ..db import migrate
 from ..db.engine import Database
 from ..services import Services
+from ..ui import mount_ui
 from .deps import require_api_key
 from .errors import install_error_handlers
 from .metrics import RequestMetrics

@@ -12,9 +12,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ...ui.session import has_session
 from ..db.engine import Database
 from ..db.queries import Page
+from ..ui.session import has_session
 from .schemas import ID_PATTERN, Name
 
 #: Largest offset a list accepts (deeper pages are better reached with filters).

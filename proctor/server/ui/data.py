@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
 
-from ..core.states import StateType
-from ..server.db import queries as q
-from ..server.db.models import (
+from ...core.states import StateType
+from ..db import queries as q
+from ..db.models import (
     Agent,
     ConcurrencyLimit,
     ConcurrencySlot,
@@ -28,7 +28,7 @@ from ..server.db.models import (
     TaskRun,
     WorkQueue,
 )
-from ..server.db.queries.agents import ONLINE
+from ..db.queries.agents import ONLINE
 from . import charts
 from .graph import GraphLayout, build_nodes, layout
 

@@ -25,8 +25,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ..core.states import DEFAULT_NAMES, StateType
-from ..server.db import queries as q
+from ...core.states import DEFAULT_NAMES, StateType
+from ..db import queries as q
 from . import charts, data
 from .graph import NODE_HEIGHT, NODE_WIDTH, edge_path
 from .session import COOKIE, has_session, session_token
