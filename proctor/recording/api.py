@@ -19,7 +19,13 @@ Memory is bounded: past `max_pending` queued items, new items go to an outbox fi
 (`$PROCTOR_HOME/outbox/`), in order, and are sent once the queue drains. At the end of a run the
 recorder waits up to `close_timeout` seconds for delivery; what is still unsent then stays in the
 outbox, and the next recorder to start in this home (any run reporting to any server URL) sends
-it first. Nothing is dropped unless the server refuses it outright (a 4xx answer), which is logged.
+it first.
+
+Nothing is dropped but what the server refuses outright, one event at a time: text is cleaned
+before it is queued (NUL and unpaired surrogates, which a database cannot store, become U+FFFD);
+a batch the server refuses (4xx) is sent again in halves until the refused event is alone, and
+only that event is dropped, with a log line naming it. A refused API key (401/403) drops nothing:
+the events are retried, then kept in the outbox for a run with the right key.
 """
 
 from __future__ import annotations
@@ -51,17 +57,33 @@ MESSAGE_LIMIT = 20_000
 UPSTREAM_LIMIT = 1_000
 
 
+def clean_text(text: str) -> str:
+    """Text every database can store: NUL (which PostgreSQL text cannot hold) and unpaired
+    surrogates (which are not UTF-8) become U+FFFD, rather than getting a whole batch refused."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def jsonable(value: Any) -> Any:
-    """`value` made JSON-safe: containers walked, anything else not JSON given as its repr."""
-    if value is None or isinstance(value, (bool, int, str)):
+    """`value` made JSON-safe: containers walked, anything else not JSON given as its repr,
+    text cleaned (`clean_text`)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {clean_text(str(k)): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [jsonable(v) for v in value]
-    return repr(value)
+    return clean_text(repr(value))
 
 
 def state_json(state: State) -> dict[str, Any]:
@@ -70,7 +92,7 @@ def state_json(state: State) -> dict[str, Any]:
     often unknown): less to encode here and to parse on the server."""
     data: dict[str, Any] = {"type": state.type.value, "timestamp": time.time()}
     if state.message:
-        data["message"] = state.message[:MESSAGE_LIMIT]
+        data["message"] = clean_text(state.message[:MESSAGE_LIMIT])
     if state.started_at is not None:
         data["started_at"] = state.started_at
     if state.ended_at is not None:
@@ -251,7 +273,7 @@ class _RunLogHandler(logging.Handler):
         self.recorder.put("log", {
             "id": event_id(), "flow_run_id": flow_run_id,
             "task_run_id": getattr(record, "task_run_id", None), "level": record.levelno,
-            "logger": record.name, "message": message[:MESSAGE_LIMIT],
+            "logger": record.name, "message": clean_text(message[:MESSAGE_LIMIT]),
             "timestamp": record.created,
         })
 
@@ -282,6 +304,9 @@ class ApiRecorder(RunObserver):
         # server items per request (a task run with its first state counts two), within the
         # server's 10,000; a long queue goes out in batches this large
         self.max_batch_items = max(1, min(max_batch_items, 10_000))
+        #: While a refused batch is being narrowed down (`_isolate`): most events per request.
+        self._split_limit: int | None = None
+        self._key_refused = False
         self.flush_interval = flush_interval
         self.max_pending = max_pending
         self.close_timeout = (
@@ -447,7 +472,9 @@ class ApiRecorder(RunObserver):
                 break
             weight, length = _measure(kind, item)
             if batch and (items + weight > self.max_batch_items
-                          or size + length > MAX_BATCH_BYTES):
+                          or size + length > MAX_BATCH_BYTES
+                          or (self._split_limit is not None
+                              and len(batch) >= self._split_limit)):
                 break
             batch.append(pair)  # the queued pair itself: `_is_next` compares identities
             items += weight
@@ -493,12 +520,38 @@ class ApiRecorder(RunObserver):
                     self._wait_before_retry(backoff, exc)
                     backoff = min(backoff * 2, self.max_backoff)
                     continue
-                _log.error("the server refused %d recorded event(s), dropped: %s",
-                           len(request.batch), exc)
+                if exc.status in (401, 403):  # kept, not dropped: the outbox at worst
+                    self._refused_key(exc)
+                    self._wait_before_retry(backoff, exc)
+                    backoff = min(backoff * 2, self.max_backoff)
+                    continue
+                if len(request.batch) > 1:
+                    self._isolate(request, exc)
+                    continue
+                kind, item = request.batch[0]
+                _log.error("the server refused a recorded %s (id %s), dropped: %s", kind,
+                           item.get("id"), exc)
+                self._split_limit = None
             except Exception as exc:  # never let the sender die: the run must not block on it
                 _log.error("recording failed, %d event(s) dropped: %s", len(request.batch), exc)
             backoff = 0.2
             self._done(request.source, len(request.batch))
+
+    def _isolate(self, request: _Request, exc: ApiError) -> None:
+        """A batch was refused: send it again in halves, and halves of the refused halves,
+        until the one event the server refuses is alone; only that one is then dropped (a log
+        line with a character the server cannot store must not cost the run's other events)."""
+        self._split_limit = max(1, len(request.batch) // 2)
+        _log.warning("the server refused a batch of %d recorded event(s) (%s); sending it in "
+                     "parts of %d to find the event it refuses", len(request.batch), exc,
+                     self._split_limit)
+
+    def _refused_key(self, exc: ApiError) -> None:
+        if not self._key_refused:
+            self._key_refused = True
+            _log.error("the server at %s refused this client's API key (%s); events are kept "
+                       "and retried, and left in %s if the run ends first: set PROCTOR_API_KEY "
+                       "to the server's key", self.api_url, exc, self._outbox_dir)
 
     def _done(self, source: deque, count: int) -> None:
         """The first `count` items of `source` were delivered (or dropped): off the queue."""
