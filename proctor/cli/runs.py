@@ -1,4 +1,4 @@
-"""`proctor runs ls | inspect ID | logs ID [--follow] | cancel ID`: flow runs on the server.
+"""`proctor runs ls | inspect ID | logs ID [--follow] | cancel ID | sync`: flow runs on the server.
 
 The server is `--api-url` or `PROCTOR_API_URL` (default http://127.0.0.1:4200). Exit codes: 0
 when the server answered, 1 when it could not be reached or refused, 2 on bad usage.
@@ -11,7 +11,7 @@ import time
 import typer
 
 from .api import ApiUrl, api_client, call_api, utc_time
-from .output import fail
+from .output import EXIT_FAILED, fail
 
 app = typer.Typer(help="Read flow runs, their task runs, states and logs from the server; "
                   "cancel them.",
@@ -145,3 +145,33 @@ def cancel_run(run_id: str = typer.Argument(..., help="The flow run id."),
         typer.echo(f"Cancellation of flow run {run['id']} ({run.get('flow_name') or '-'}) "
                    f"requested: it is {state.get('name', '-')}; its agent stops it and reports "
                    f"it Cancelled.")
+
+
+@app.command("sync")
+def sync_outbox(
+    api_url: str = ApiUrl,
+    timeout: float = typer.Option(60.0, "--timeout", min=1.0, help="Seconds to keep trying."),
+) -> None:
+    """Send what recorded runs could not deliver (kept in $PROCTOR_HOME/outbox) to the server.
+
+    Runs that record to a server keep their events on disk when the server is down or refuses
+    their key; the next recorded run sends them first. This sends them now, without a run.
+    """
+    from .. import settings
+    from ..client import api_url_from_env
+    from ..recording.api import ApiRecorder
+    from .api import DEFAULT_API_URL
+
+    url = api_url or api_url_from_env() or DEFAULT_API_URL
+    outbox = settings.home() / "outbox"
+    recorder = ApiRecorder(url, close_timeout=timeout)
+    waiting = recorder.pending()
+    if not waiting:
+        recorder.close()
+        typer.echo(f"Nothing to send: no recorded event waits in {outbox}.")
+        return
+    if recorder.close():
+        typer.echo(f"Sent the events of earlier runs to {url}; {outbox} is empty.")
+        return
+    fail(f"could not deliver everything to {url} within {timeout:g}s (is the server up, is "
+         f"PROCTOR_API_KEY its key?); what is left stays in {outbox}", EXIT_FAILED)

@@ -672,7 +672,7 @@ class ApiRecorder(RunObserver):
             self.client.close()
         if not delivered:
             _log.warning(
-                "the server at %s did not take every recorded event within %.0fs; the rest "
+                "the server at %s did not take every recorded event within %gs; the rest "
                 "wait in %s and are sent by the next run that records to a server",
                 self.api_url, self.close_timeout, self._outbox_dir,
             )

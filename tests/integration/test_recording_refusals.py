@@ -150,3 +150,36 @@ def test_a_refused_api_key_keeps_every_event_for_later(listener, tmp_path, monke
     assert listener.logs.count("line 0") == 2  # the kept run's, then the new run's
     assert all(f"line {i}" in listener.logs for i in range(1, 5))
     assert not list((tmp_path / "outbox").glob("*.jsonl"))
+
+
+def test_runs_sync_sends_the_outbox_without_a_run(listener, tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("PROCTOR_HOME", str(tmp_path))
+    listener.status = 401
+    with Flow("kept") as flow:
+        chatter(3)
+    recorder = ApiRecorder(listener.url, close_timeout=0.5)
+    flow.run(observers=[recorder])
+    assert recorder.close() is False
+    env = {**os.environ, "PROCTOR_HOME": str(tmp_path)}
+
+    def sync(*extra):
+        return subprocess.run([sys.executable, "-m", "proctor.cli.main", "runs", "sync",
+                               "--api-url", listener.url, *extra],
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    refused = sync("--timeout", "1")
+    assert refused.returncode == 1
+    assert "what is left stays in" in refused.stderr
+    assert list((tmp_path / "outbox").glob("*.jsonl"))  # still kept
+    listener.status = None
+    done = sync()
+    assert done.returncode == 0, done.stderr
+    assert "Sent the events of earlier runs" in done.stdout
+    assert [m for m in listener.logs if m.startswith("line ")] == ["line 0", "line 1", "line 2"]
+    assert any("started" in m for m in listener.logs)
+    again = sync()
+    assert again.returncode == 0 and "Nothing to send" in again.stdout
