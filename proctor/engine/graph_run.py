@@ -24,6 +24,12 @@ sleeps on the result queue with a timeout that ends when the next retry is due.
 Each task run's transitions (Pending -> Running -> [Retrying -> Running ...] -> final) go to the
 observers and, when the task has any, to its state handlers and hooks, called in this thread with
 the task run's context set.
+
+Executors that keep results where they were computed (Dask: `Executor.holds_results`) put
+`RemoteValue` handles in successful states. The engine passes them to downstream tasks untouched
+and fetches values only where the flow needs them: the iterables a map expands over, hooks,
+`value_of` (a `@flow` body reading a result), and `fetch_results` once at the end of the run.
+Executors that batch their sends (`Executor.buffers`) are flushed before the loop blocks.
 """
 
 from __future__ import annotations
