@@ -1,7 +1,10 @@
 """What the web UI's pages cost the server with 100,000 flow runs stored, and what they weigh.
 
-Everything runs against a real `proctor server start` process on SQLite in a temporary home
-(scheduler and reaper on, as in use). Printed, in one run:
+Everything runs against a real `proctor server start` process (scheduler and reaper on, as in
+use), once on SQLite in a temporary home and once on PostgreSQL, each seeded alike. PostgreSQL is
+127.0.0.1:5432 (user postgres, trust): the benchmark creates a scratch database for the run and
+drops it after, even on failure. `--skip-postgres` leaves PostgreSQL out (so does a PostgreSQL
+that does not answer, which is printed). Printed, in one run, one table per database:
 
 1. Server time of each page: the wall time of `GET page` from an HTTP client in this process on
    127.0.0.1 (one kept-alive connection, one request at a time, so rendering and the database
@@ -17,12 +20,19 @@ Everything runs against a real `proctor server start` process on SQLite in a tem
 
 The data, made to look like a busy week:
 
-- 100,000 flow runs of 8 flows, bulk-inserted into the database file with SQLAlchemy Core (the
-  API would take minutes): start times spread uniformly over the last 7 days, durations from a
+- 100,000 flow runs of 8 flows, bulk-inserted into the database with SQLAlchemy Core (the API
+  would take minutes): start times spread uniformly over the last 7 days, durations from a
   second to twenty minutes, about 86 % Success, 7 % Failed, 3 % Cancelled, 1 % each Crashed,
   TimedOut and Cached, and the runs started in the last two minutes still Running. Half of them
   belong to a deployment; most carry tags. They have no state history or task runs: no measured
-  list reads those.
+  list reads those. Once they are committed, `ANALYZE` runs on the same connection, on SQLite
+  and PostgreSQL alike, so the query planner has statistics of the seeded tables, as it has in
+  a long-lived server: PostgreSQL's autovacuum analyzes a table only some time after a bulk
+  insert (and not at all where it is turned off), so plans would otherwise be made from
+  default guesses that no server in use works from; SQLite keeps statistics only once
+  `ANALYZE` (or `PRAGMA optimize`) has run, which Proctor does not do itself, so its table is
+  that of an analyzed database. Only `ANALYZE`: no `VACUUM`, so PostgreSQL's visibility map is
+  still unset and it reads the heap where a vacuumed table would allow index-only scans.
 - 4 deployments through the API (2 with cron schedules, so the scheduler adds upcoming runs;
   1 paused), and one agent heartbeat.
 - One run recorded by a real flow through the API (`flow.run(api_url=...)`): 200 task runs
@@ -50,6 +60,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -69,6 +80,8 @@ FINISHED = [("SUCCESS", 86), ("FAILED", 7), ("CANCELLED", 3), ("CRASHED", 1), ("
 MESSAGES = {"FAILED": "task(s) failed: load", "CRASHED": "the agent stopped heartbeating",
             "TIMED_OUT": "the flow run exceeded its timeout", "CANCELLED": "cancelled by a user"}
 TAGS = [["nightly"], ["etl", "prod"], ["prod"], [], ["ml", "gpu"], ["adhoc"]]
+#: The maintenance database of the PostgreSQL server, where scratch databases are made.
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 # -- the server -----------------------------------------------------------------------------------
@@ -79,12 +92,13 @@ def free_port() -> int:
 
 
 class Server:
-    """A real server process on 127.0.0.1, SQLite in `home`, for a `with` block."""
+    """A real server process on 127.0.0.1 on `database_url` (its home in `home`), for a `with`
+    block."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, database_url: str, home: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.database_url = f"sqlite:///{home / 'proctor.db'}"
+        self.database_url = database_url
         self.env = {**os.environ, "PROCTOR_HOME": str(home),
                     "PROCTOR_DATABASE_URL": self.database_url}
         self.env.pop("PROCTOR_API_KEY", None)
@@ -117,6 +131,28 @@ class Server:
         self.log.close()
 
 
+def postgres_scratch() -> tuple[str, str] | None:
+    """A new empty PostgreSQL database: (name, server URL), or None when PostgreSQL is not
+    there."""
+    try:
+        import psycopg
+
+        name = f"proctor_bench_ui_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    except Exception as exc:  # any failure to reach it: measure SQLite alone, and say so
+        print(f"(PostgreSQL unavailable, measured on SQLite only: {exc})")
+        return None
+
+
+def drop_postgres(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 # -- the data -------------------------------------------------------------------------------------
 def make_deployments(api_url: str) -> dict[str, str]:
     """Four deployments of the first four flows (two scheduled, one paused): flow -> id."""
@@ -142,10 +178,10 @@ def make_deployments(api_url: str) -> dict[str, str]:
     return made
 
 
-def seed_flow_runs(database_url: str, n: int, deployments: dict[str, str]) -> None:
-    """Insert `n` flow runs of FLOWS spread over the last week, in one transaction."""
-    import sqlalchemy as sa
-
+def seed_flow_runs(database_url: str, n: int, deployments: dict[str, str]) -> float:
+    """Insert `n` flow runs of FLOWS spread over the last week, in one transaction, then
+    `ANALYZE` on the same connection (the planner's statistics, as a server in use has them);
+    the seconds `ANALYZE` took."""
     from proctor.server.db.models import Flow as FlowRow
     from proctor.server.db.models import FlowRun
 
@@ -153,41 +189,53 @@ def seed_flow_runs(database_url: str, n: int, deployments: dict[str, str]) -> No
     now = time.time()
     engine = sa.create_engine(database_url)
     finished = [state for state, weight in FINISHED for _ in range(weight)]
-    with engine.begin() as conn:
-        flow_ids = dict(conn.execute(sa.select(FlowRow.name, FlowRow.id)).all())
-        missing = [name for name in FLOWS if name not in flow_ids]
-        for name in missing:
-            flow_ids[name] = uuid.uuid4().hex
-        if missing:
-            conn.execute(sa.insert(FlowRow.__table__), [{
-                "id": flow_ids[name], "name": name, "description": "", "tags": [],
-                "created_at": now - WEEK - 3600, "updated_at": now - WEEK - 3600,
-            } for name in missing])
-        for first in range(0, n, 10_000):
-            rows = []
-            for i in range(first, min(first + 10_000, n)):
-                flow_name = FLOWS[i % len(FLOWS)]
-                start = now - rng.random() * WEEK
-                duration = min(1200.0, rng.lognormvariate(3.0, 1.2))
-                running = start + duration > now - 120 and start > now - 120
-                state = "RUNNING" if running else rng.choice(finished)
-                end = None if running else start + duration
-                run_id = uuid.uuid4().hex
-                rows.append({
-                    "id": run_id, "flow_id": flow_ids[flow_name], "flow_name": flow_name,
-                    "name": f"{flow_name}-{run_id[:8]}", "parameters": {"batch": i % 50},
-                    "tags": TAGS[i % len(TAGS)], "deployment_id": deployments.get(flow_name),
-                    "work_queue_name": "default" if flow_name in deployments else None,
-                    "state_id": uuid.uuid4().hex, "state_type": state,
-                    "state_name": DEFAULT_NAMES[StateType(state)],
-                    "state_message": MESSAGES.get(state, ""),
-                    "state_timestamp": end or start, "state_started_at": start,
-                    "state_ended_at": end, "state_forced": False,
-                    "start_time": start, "end_time": end,
-                    "created_at": start - rng.random() * 2, "updated_at": end or start,
-                })
-            conn.execute(sa.insert(FlowRun.__table__), rows)
+    with engine.connect() as conn:
+        with conn.begin():
+            flow_ids = dict(conn.execute(sa.select(FlowRow.name, FlowRow.id)).all())
+            missing = [name for name in FLOWS if name not in flow_ids]
+            for name in missing:
+                flow_ids[name] = uuid.uuid4().hex
+            if missing:
+                conn.execute(sa.insert(FlowRow.__table__), [{
+                    "id": flow_ids[name], "name": name, "description": "", "tags": [],
+                    "created_at": now - WEEK - 3600, "updated_at": now - WEEK - 3600,
+                } for name in missing])
+            for first in range(0, n, 10_000):
+                rows = [run_row(i, rng, now, finished, flow_ids, deployments)
+                        for i in range(first, min(first + 10_000, n))]
+                conn.execute(sa.insert(FlowRun.__table__), rows)
+        # The rows committed, the statistics, on this connection in a transaction of its own.
+        started = time.perf_counter()
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+        analyzed = time.perf_counter() - started
     engine.dispose()
+    return analyzed
+
+
+def run_row(i: int, rng: random.Random, now: float, finished: list[str],
+            flow_ids: dict[str, str], deployments: dict[str, str]) -> dict:
+    """The `i`-th seeded flow run, as a row of `flow_runs`."""
+    flow_name = FLOWS[i % len(FLOWS)]
+    start = now - rng.random() * WEEK
+    duration = min(1200.0, rng.lognormvariate(3.0, 1.2))
+    running = start + duration > now - 120 and start > now - 120
+    state = "RUNNING" if running else rng.choice(finished)
+    end = None if running else start + duration
+    run_id = uuid.uuid4().hex
+    return {
+        "id": run_id, "flow_id": flow_ids[flow_name], "flow_name": flow_name,
+        "name": f"{flow_name}-{run_id[:8]}", "parameters": {"batch": i % 50},
+        "tags": TAGS[i % len(TAGS)], "deployment_id": deployments.get(flow_name),
+        "work_queue_name": "default" if flow_name in deployments else None,
+        "state_id": uuid.uuid4().hex, "state_type": state,
+        "state_name": DEFAULT_NAMES[StateType(state)],
+        "state_message": MESSAGES.get(state, ""),
+        "state_timestamp": end or start, "state_started_at": start,
+        "state_ended_at": end, "state_forced": False,
+        "start_time": start, "end_time": end,
+        "created_at": start - rng.random() * 2, "updated_at": end or start,
+    }
 
 
 @task
@@ -219,7 +267,7 @@ def record_big_run(api_url: str) -> str:
         tasks = client.read_task_runs(run_id, limit=500)
         logs = client.read_logs(run_id, limit=1000)
     assert len(tasks) == 200, f"{len(tasks)} task runs recorded, not 200"
-    print(f"big run {run_id}: {len(tasks)} task runs, {len(logs)} log lines")
+    print(f"  big run {run_id}: {len(tasks)} task runs, {len(logs)} log lines")
     return run_id
 
 
@@ -275,42 +323,33 @@ def page_weight(client: httpx.Client, path: str) -> tuple[int, int, int, list[st
     return len(html.content), total, packed, parser.urls
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5,000 runs, 30 samples a page")
-    args = parser.parse_args()
-    n_runs = 5_000 if args.quick else 100_000
-    samples = 30 if args.quick else 200
-    os.environ["PROCTOR_LOGGING_CONSOLE"] = "false"
+def measure(server: Server, n_runs: int, samples: int) -> tuple[str, list[tuple]]:
+    """Seed `server`'s database and measure every page: (how the data was made, one row a page:
+    path, targeted, p50, p95, HTML bytes, total bytes, gzip bytes, asset URLs)."""
+    deployments = make_deployments(server.url)
+    started = time.perf_counter()
+    analyzed = seed_flow_runs(server.database_url, n_runs, deployments)
+    seeded = (f"seeded {n_runs:,} flow runs in {time.perf_counter() - started:.1f} s "
+              f"(ANALYZE {analyzed:.1f} s of it)")
+    print(f"  {seeded}")
+    big = record_big_run(server.url)
+    deep = min(5_000, (n_runs // 50 - 1) * 50)
+    pages = [
+        ("/?window=hour", True), ("/?window=day", True), ("/?window=week", True),
+        ("/runs", True), ("/runs?state=FAILED", True), (f"/runs?offset={deep}", True),
+        (f"/runs/{big}", False), ("/flows", False), ("/agents", False),
+    ]
+    results = []
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for path, targeted in pages:
+            p50, p95 = latency_ms(client, path, samples)
+            html, total, packed, assets = page_weight(client, path)
+            results.append((path, targeted, p50, p95, html, total, packed, assets))
+    return seeded, results
 
-    print(f"web UI benchmark, {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs{' (quick)' if args.quick else ''}, load average "
-          f"{os.getloadavg()[0]:.2f}")
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        os.environ["PROCTOR_HOME"] = str(home / "client")
-        with Server(home) as server:
-            deployments = make_deployments(server.url)
-            started = time.perf_counter()
-            seed_flow_runs(server.database_url, n_runs, deployments)
-            print(f"seeded {n_runs:,} flow runs in {time.perf_counter() - started:.1f} s")
-            big = record_big_run(server.url)
-            deep = min(5_000, (n_runs // 50 - 1) * 50)
-            pages = [
-                ("/?window=hour", True), ("/?window=day", True), ("/?window=week", True),
-                ("/runs", True), ("/runs?state=FAILED", True), (f"/runs?offset={deep}", True),
-                (f"/runs/{big}", False), ("/flows", False), ("/agents", False),
-            ]
-            results = []
-            with httpx.Client(base_url=server.url, timeout=60) as client:
-                for path, targeted in pages:
-                    p50, p95 = latency_ms(client, path, samples)
-                    html, total, packed, assets = page_weight(client, path)
-                    results.append((path, targeted, p50, p95, html, total, packed, assets))
 
-    print(f"\nserver time: GET from 127.0.0.1, {samples} samples a page after a warm-up; "
-          f"{n_runs:,} runs stored")
-    print("page weight: HTML + stylesheets + scripts, uncompressed (gzip for information)\n")
+def print_table(label: str, seeded: str, results: list[tuple]) -> None:
+    print(f"\n{label}: {seeded}")
     print(f"{'page':<44} {'p50 ms':>7} {'p95 ms':>7}  {'time target':<16} {'HTML KB':>8} "
           f"{'total KB':>9} {'gzip KB':>8}  weight target")
     for path, targeted, p50, p95, html, total, packed, _ in results:
@@ -320,7 +359,44 @@ def main() -> None:
         weight_verdict = f"<200 KB: {'met' if total < TARGET_BYTES else 'MISSED'}"
         print(f"{shown:<44} {p50:7.1f} {p95:7.1f}  {time_verdict:<16} {html / 1024:8.1f} "
               f"{total / 1024:9.1f} {packed / 1024:8.1f}  {weight_verdict}")
-    print(f"\nassets loaded by every page: {', '.join(sorted({a for r in results for a in r[7]}))}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5,000 runs, 30 samples a page")
+    parser.add_argument("--skip-postgres", action="store_true", help="measure on SQLite only")
+    args = parser.parse_args()
+    n_runs = 5_000 if args.quick else 100_000
+    samples = 30 if args.quick else 200
+    os.environ["PROCTOR_LOGGING_CONSOLE"] = "false"
+
+    print(f"web UI benchmark, {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs{' (quick)' if args.quick else ''}, load average "
+          f"{os.getloadavg()[0]:.2f}")
+    targets: list[tuple[str, str | None]] = [("SQLite", None)]
+    scratch = None if args.skip_postgres else postgres_scratch()
+    if scratch:
+        targets.append(("PostgreSQL", scratch[1]))
+    measured = {}
+    try:
+        for label, url in targets:
+            print(f"{label}:")
+            with tempfile.TemporaryDirectory() as tmp:
+                home = Path(tmp)
+                os.environ["PROCTOR_HOME"] = str(home / "client")
+                with Server(url or f"sqlite:///{home / 'proctor.db'}", home) as server:
+                    measured[label] = measure(server, n_runs, samples)
+    finally:
+        if scratch:
+            drop_postgres(scratch[0])
+
+    print(f"\nserver time: GET from 127.0.0.1, {samples} samples a page after a warm-up; "
+          f"{n_runs:,} runs stored")
+    print("page weight: HTML + stylesheets + scripts, uncompressed (gzip for information)")
+    for label, (seeded, results) in measured.items():
+        print_table(label, seeded, results)
+    assets = sorted({a for _, results in measured.values() for r in results for a in r[7]})
+    print(f"\nassets loaded by every page: {', '.join(assets)}")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
