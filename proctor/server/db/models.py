@@ -126,9 +126,14 @@ class FlowRun(CurrentState, Base):
         UniqueConstraint("flow_id", "idempotency_key"),
         Index(None, "flow_id", "created_at"),
         Index(None, "state_type", "created_at"),
-        # start_time first: the run list's "newest started" order and time filters; state_type
-        # too, so the dashboard's runs-by-state over a window read the index alone.
-        Index(None, "start_time", "state_type"),
+        # start_time first: the run list's "newest started, then not started" order and time
+        # filters; state_type too, so the dashboard's runs-by-state over a window read the index
+        # alone. PostgreSQL needs the order spelled out (a backward scan of an ascending index
+        # gives NULLS FIRST); SQLite sorts NULLs first anyway and refuses NULLS LAST in an index.
+        Index("ix_flow_runs_start_time_state_type", "start_time", "state_type").ddl_if(
+            dialect="sqlite"),
+        Index("ix_flow_runs_start_time_desc_state_type", text("start_time DESC NULLS LAST"),
+              "state_type").ddl_if(dialect="postgresql"),
         Index(None, "created_at"),
         Index(None, "deployment_id"),
         Index(None, "work_queue_name", "state_type", "expected_start_time"),
