@@ -17,6 +17,7 @@ from .core.errors import FlowRunFailedError, TaskOptionError
 from .core.graph import FlowGraph
 from .core.hooks import Hooks
 from .core.parameters import FunctionParameters
+from .core.resume import Resumption
 from .core.retries import RetryPolicy
 from .core.states import State
 from .engine.dynamic import raise_for_state
@@ -167,6 +168,7 @@ class Flow(FlowGraph, _ServerMethods):
         run_on_schedule: bool | None = None,
         max_scheduled_runs: int | None = None,
         flow_run_id: str | None = None,
+        resume: State | None = None,
         **parameter_values: Any,
     ) -> State:
         """Run the graph; returns the flow-run State (its `result` maps handles to states).
@@ -175,15 +177,19 @@ class Flow(FlowGraph, _ServerMethods):
         `PROCTOR_API_URL`) the run is recorded to that server. A flow with a `schedule` keeps
         running at each scheduled time (until `max_scheduled_runs`, or forever) unless
         `run_on_schedule=False`; the returned state is then the last run's.
+
+        `resume=` an earlier run's State: tasks that succeeded then are kept, paused
+        `manual_only` tasks are approved, everything else runs again (`core.resume`).
         """
         values = {**(parameters or {}), **parameter_values}
         chosen = resolve_executor(executor if executor is not None else self.executor)
         self.validate_parameters(values)  # fail now, not at the first scheduled time
+        resumption = Resumption.from_state(resume) if resume is not None else None
 
         def once(extra: dict[str, Any]) -> State:
             merged = {**extra, **values}
             return _recorded(api_url, observers, lambda obs, gate: run_graph(
-                self, merged, chosen, obs, self.run_options, flow_run_id, gate))
+                self, merged, chosen, obs, self.run_options, flow_run_id, gate, resumption))
 
         if self.schedule is None or run_on_schedule is False:
             return once({})
@@ -249,21 +255,25 @@ class FlowFunction(_ServerMethods):
         observers: Iterable[RunObserver] = (),
         api_url: str | None = None,
         flow_run_id: str | None = None,
+        resume: State | None = None,
     ) -> State:
         """Run the flow with `parameters` (a dict), on `executor`, reporting to `observers`
         (and to the server at `api_url` or `PROCTOR_API_URL`); `flow_run_id` names a run that
-        already exists on the server (what an agent passes)."""
+        already exists on the server (what an agent passes). `resume=` an earlier run's State
+        keeps what succeeded then and approves paused `manual_only` tasks (`core.resume`)."""
         values = self.parameters.validate((), dict(parameters or {}))
-        return self._run(values, executor, observers, api_url, flow_run_id)
+        resumption = Resumption.from_state(resume) if resume is not None else None
+        return self._run(values, executor, observers, api_url, flow_run_id, resumption)
 
     def _run(
         self, values: dict[str, Any], executor: Executor | str | None,
         observers: Iterable[RunObserver], api_url: str | None, flow_run_id: str | None = None,
+        resumption: Resumption | None = None,
     ) -> State:
         chosen = resolve_executor(executor if executor is not None else self.executor)
         return _recorded(api_url, observers, lambda obs, gate: run_function(
             self.name, self.fn, values, chosen, obs, self.run_options, owner=self,
-            flow_run_id=flow_run_id, gate=gate,
+            flow_run_id=flow_run_id, gate=gate, resumption=resumption,
         ))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -81,6 +81,10 @@ class ClusterError(ExecutorError):
     """A Dask cluster could not be started or reached."""
 
 
+class ResumeError(ProctorError, ValueError):
+    """`resume=` was given something that is not an earlier run's final state."""
+
+
 class MissingContextError(ProctorError, RuntimeError):
     """A run-only helper (`get_run_logger`, ...) was called outside any run."""
 

@@ -19,6 +19,7 @@ from ..core.flow_state import flow_state
 from ..core.graph import FlowGraph, StateMap
 from ..core.hooks import Hooks
 from ..core.ids import new_id
+from ..core.resume import Resumption
 from ..core.retries import RetryPolicy
 from ..core.states import Failed, Pending, Retrying, Running, State
 from .dynamic import DynamicSink, resolve_returned
@@ -53,14 +54,17 @@ def run_graph(
     options: FlowRunOptions | None = None,
     flow_run_id: str | None = None,
     gate: Any = None,
+    resumption: Resumption | None = None,
 ) -> State:
-    """Run every node of `graph`; the state's result maps each node to its final state."""
+    """Run every node of `graph`; the state's result maps each node to its final state.
+    With `resumption`, what an earlier run achieved is kept (see `core.resume`)."""
     values = graph.validate_parameters(parameters)
     order = graph.sorted_nodes()
     observers = list(observers)
 
     def attempt(ctx: FlowRunContext) -> State:
-        run = GraphRun(ctx.flow_run_id, graph.name, executor, values, observers, gate=gate)
+        run = GraphRun(ctx.flow_run_id, graph.name, executor, values, observers, gate=gate,
+                       resumption=resumption)
         started = time.time()
         for obs in observers:
             obs.flow_run_started(run, order)
@@ -89,12 +93,15 @@ def run_function(
     owner: Any = None,
     flow_run_id: str | None = None,
     gate: Any = None,
+    resumption: Resumption | None = None,
 ) -> State:
-    """Run a `@flow` body with its (validated) parameters; the state's result is its return."""
+    """Run a `@flow` body with its (validated) parameters; the state's result is its return.
+    With `resumption`, what an earlier run achieved is kept (see `core.resume`)."""
     observers = list(observers)
 
     def attempt(ctx: FlowRunContext) -> State:
-        run = GraphRun(ctx.flow_run_id, name, executor, parameters, observers, gate=gate)
+        run = GraphRun(ctx.flow_run_id, name, executor, parameters, observers, gate=gate,
+                       resumption=resumption)
         graph = FlowGraph(name)
         sink = DynamicSink(graph, run)
         sink_token = CALL_SINK.set(sink)

@@ -50,6 +50,7 @@ from ..core.context import TASK_RUN, TaskRunContext
 from ..core.errors import MappingError, ProctorError
 from ..core.graph import Node
 from ..core.ids import new_id
+from ..core.resume import Resumption
 from ..core.states import (
     Crashed,
     Failed,
@@ -112,6 +113,8 @@ class GraphRun:
     #: `acquire(ctx, tags) -> bool`, `release(ctx)`, `retry_after` seconds. Only tagged tasks
     #: ask it; a refused attempt waits on the timer heap and asks again.
     gate: Any = None
+    #: What this run takes over from an earlier one (`core.resume`): kept states, approvals.
+    resumption: Resumption | None = None
     _retrying: dict = field(default_factory=dict)
     _runner: Callable = run_task
     _tiebreak: Any = field(default_factory=itertools.count)
@@ -196,11 +199,16 @@ class GraphRun:
         if task.is_parameter:
             self._finish(node, Success(result=self.parameters.get(task.name, task.default)))
             return
+        if self.resumption is not None:
+            kept = self.resumption.kept.get(node.key)
+            if kept is not None:  # succeeded in the run this one resumes: not run again
+                self._finish(node, kept)
+                return
         if node.mapped:
             self._start_map(node)
             return
         upstream = node.upstream
-        trigger = task.trigger
+        trigger = self._trigger(node)
         if upstream:
             states = self.states
             if trigger is not all_successful or not all(
@@ -225,8 +233,9 @@ class GraphRun:
             up for _, up in node.bindings.direct if states[up].type is StateType.MAPPED
         ]
         whole = [(u.key, states[u]) for u in node.upstream if u not in by_element]
-        if whole or task.trigger is manual_only:
-            verdict = gate(node.key, whole, task.trigger, task.skip_on_upstream_skip)
+        trigger = self._trigger(node)
+        if whole or trigger is manual_only:
+            verdict = gate(node.key, whole, trigger, task.skip_on_upstream_skip)
             if verdict is not None:
                 self._verdict(node, None, verdict)
                 return
@@ -249,12 +258,20 @@ class GraphRun:
                 verdict = gate(
                     f"{node.key}[{index}]",
                     [(f"{u.key}[{index}]", states[u].children[index]) for u in by_element],
-                    task.trigger, task.skip_on_upstream_skip,
+                    trigger, task.skip_on_upstream_skip,
                 )
                 if verdict is not None:
                     self._verdict(node, index, verdict)
                     continue
             self._submit(node, index, a, k)
+
+    def _trigger(self, node: Node) -> Any:
+        """The node's trigger, except that resuming approves a paused `manual_only` task."""
+        trigger = node.task.trigger
+        if (trigger is manual_only and self.resumption is not None
+                and node.key in self.resumption.approved):
+            return all_successful
+        return trigger
 
     def _context(self, node: Node, index: int | None) -> TaskRunContext:
         return TaskRunContext(
