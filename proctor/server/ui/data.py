@@ -214,12 +214,15 @@ def agents_view(session: Session, now: float, agent_timeout: float) -> AgentsVie
     agents = q.list_agents(session, page=q.Page(limit=200))
     claimed: dict[str, list[FlowRun]] = {}
     if agents:
-        for run in session.scalars(
+        # No ORDER BY in SQL: with statistics, SQLite would walk the whole created_at index for
+        # it instead of looking the few claimed runs up by agent; they are sorted here.
+        found = session.scalars(
             select(FlowRun).where(
                 FlowRun.agent_id.in_([a.id for a in agents]),
                 FlowRun.state_type.in_(("PENDING", "RUNNING")),
-            ).order_by(FlowRun.created_at).limit(500)
-        ):
+            ).limit(500)
+        )
+        for run in sorted(found, key=lambda r: r.created_at):
             claimed.setdefault(run.agent_id, []).append(run)
     queue_names = sorted(
         {w.name for w in session.scalars(select(WorkQueue))}
