@@ -28,6 +28,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 
 # This file is named dask.py: its folder must not shadow the `dask` package for the imports below.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(
@@ -95,6 +96,24 @@ def _series(values: list[float], n: int) -> str:
     return " / ".join(f"{v / n * 1e6:.0f}" for v in values)
 
 
+def compare(title: str, floor_name: str, n: int, floor: Callable[[], float],
+            ours: Callable[[], float], target: float | None = None) -> None:
+    """Run floor and Proctor 3 times each, alternating; print the best of each, all runs, and
+    the ratio (against `target` when there is one)."""
+    floors, mine = [], []
+    for _ in range(3):
+        floors.append(floor())
+        mine.append(ours())
+    f, p = min(floors), min(mine)
+    print(f"\n{title}")
+    print(f"   floor: {floor_name:<22}{f / n * 1e6:8.1f} us/task  (3 runs: {_series(floors, n)})")
+    print(f"   proctor on DaskExecutor      {p / n * 1e6:8.1f} us/task  "
+          f"(3 runs: {_series(mine, n)})")
+    verdict = "" if target is None else (
+        f"  [target <= {target:g}x: {'met' if p / f <= target else 'MISSED'}]")
+    print(f"   ratio {p / f:.2f}x{verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
@@ -112,29 +131,10 @@ def main() -> None:
         proctor_map(address, 100)  # warm both paths: imports, pickling caches, connections
         floor_map(client, 100)
 
-        floors, ours = [], []
-        for _ in range(3):
-            floors.append(floor_map(client, n_map))
-            ours.append(proctor_map(address, n_map))
-        f, p = min(floors), min(ours)
-        print(f"\n1. {n_map:,}-element map")
-        print(f"   floor: client.map + gather   {f / n_map * 1e6:8.1f} us/task  "
-              f"(3 runs: {_series(floors, n_map)})")
-        print(f"   proctor on DaskExecutor      {p / n_map * 1e6:8.1f} us/task  "
-              f"(3 runs: {_series(ours, n_map)})")
-        print(f"   ratio {p / f:.2f}x  [target <= 2x: {'met' if p / f <= 2 else 'MISSED'}]")
-
-        floors, ours = [], []
-        for _ in range(3):
-            floors.append(floor_chain(client, n_chain))
-            ours.append(proctor_chain(address, n_chain))
-        f, p = min(floors), min(ours)
-        print(f"\n2. chain of {n_chain:,} dependent tasks")
-        print(f"   floor: chained client.submit {f / n_chain * 1e6:8.1f} us/task  "
-              f"(3 runs: {_series(floors, n_chain)})")
-        print(f"   proctor on DaskExecutor      {p / n_chain * 1e6:8.1f} us/task  "
-              f"(3 runs: {_series(ours, n_chain)})")
-        print(f"   ratio {p / f:.2f}x")
+        compare(f"1. {n_map:,}-element map", "client.map + gather", n_map,
+                lambda: floor_map(client, n_map), lambda: proctor_map(address, n_map), target=2)
+        compare(f"2. chain of {n_chain:,} dependent tasks", "chained client.submit", n_chain,
+                lambda: floor_chain(client, n_chain), lambda: proctor_chain(address, n_chain))
         print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
 
 

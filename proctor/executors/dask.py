@@ -279,14 +279,9 @@ class DaskExecutor(Executor):
         """A sent attempt's future finished (called in the client's callback thread)."""
         key = future.key
         if future.status == "finished":
-            with self._lock:
-                entry = self._pending.get(key)
-                if entry is None:
-                    return
-                entry.future = future
-                ready = entry.meta is not None
-                if ready:
-                    del self._pending[key]
+            entry, ready = self._arrived(key, future=future)
+            if entry is None:
+                return
             if ready:
                 self._complete(entry)
             else:
@@ -313,16 +308,26 @@ class DaskExecutor(Executor):
             key, payload = event[1]
         except (TypeError, ValueError):
             return
+        entry, ready = self._arrived(key, meta=payload)
+        if entry is not None and ready:
+            self._complete(entry)
+
+    def _arrived(self, key: str, future: Any = None, meta: bytes | None = None) -> tuple:
+        """Note one of an attempt's two halves (its finished future, its state); `(entry,
+        ready)`: ready when both are in, and the entry is then no longer pending. No entry for
+        another client's attempt, or one already concluded."""
         with self._lock:
             entry = self._pending.get(key)
-            if entry is None:  # another client's attempt, or one already concluded
-                return
-            entry.meta = payload
-            ready = entry.future is not None
+            if entry is None:
+                return None, False
+            if future is not None:
+                entry.future = future
+            if meta is not None:
+                entry.meta = meta
+            ready = entry.future is not None and entry.meta is not None
             if ready:
                 del self._pending[key]
-        if ready:
-            self._complete(entry)
+        return entry, ready
 
     def _complete(self, entry: _Pending) -> None:
         try:
