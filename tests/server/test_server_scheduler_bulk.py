@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from proctor.core.states import StateType
 from proctor.server.db import queries as q
 from proctor.server.db.engine import Database
-from proctor.server.db.models import Deployment, FlowRun, StateRecord
+from proctor.server.db.models import TABLE_NAMES, Deployment, FlowRun, StateRecord
 from proctor.server.db.queries import scheduling
 from proctor.server.services import Scheduler, as_epoch
 
@@ -262,12 +262,13 @@ def test_a_chunk_the_database_refuses_is_tried_one_deployment_at_a_time(
     assert run_count(database) == (6, 6)
 
 
-def test_a_deployment_another_transaction_holds_is_skipped_until_released(database_url: str):
-    """PostgreSQL: `FOR UPDATE SKIP LOCKED` over the chunk; a locked deployment (a pause or
-    re-deploy under way, or another scheduler) gets nothing, the others get their runs."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite runs one writer at a time: nothing to skip")
-    database = Database(database_url)
+def test_a_deployment_another_transaction_holds_is_skipped_until_released(postgres_url: str):
+    """PostgreSQL only (SQLite runs one writer at a time, so nothing is ever held beside a
+    pass): `FOR UPDATE SKIP LOCKED` over the chunk; a locked deployment (a pause or re-deploy
+    under way, or another scheduler) gets nothing, the others get their runs."""
+    database = Database(postgres_url)
+    with database.write_connection() as connection:  # the session's database, emptied
+        connection.exec_driver_sql(f"TRUNCATE {', '.join(TABLE_NAMES)} CASCADE")
     try:
         held = add_deployment(database, "held", schedule=EVERY_MINUTE)
         add_deployment(database, "free", schedule=EVERY_MINUTE)
