@@ -26,6 +26,9 @@ class Executor:
     #: returns carry `RemoteValue` handles, which the engine passes on to downstream tasks as
     #: they are and turns into values (`fetch`) only where a value is needed in the flow.
     holds_results = False
+    #: With `holds_results`: whether the run's final states get the values (one fetch at the
+    #: end of the run) or lose them (None) when results are too big for the flow's machine.
+    returns_results = True
     #: True when `submit` may hold work back until `flush()` (to send it in batches).
     buffers = False
     #: Attempts the engine hands over at once (None: the engine's own default).

@@ -516,7 +516,9 @@ class GraphRun:
 
         Called at the end of a run, while the executor is still up, so that the run's final
         states hold values whatever the executor was. A result that cannot be fetched (its
-        worker died and it cannot be recomputed) is left as its handle, with a warning.
+        worker died and it cannot be recomputed) is left as its handle, with a warning. An
+        executor told not to return results (`Executor.returns_results` False: results too big
+        for the flow's machine) gets its handles dropped instead: those results read None.
         """
         if not self._remote:
             return
@@ -529,16 +531,21 @@ class GraphRun:
                               if isinstance(c.result, RemoteValue))
         if not wanted:
             return
-        values = _fetch_each(self.executor, wanted)
+        keep = self.executor.returns_results
+        values = _fetch_each(self.executor, wanted) if keep else {}
+
+        def value(handle: RemoteValue) -> Any:
+            return values.get(id(handle), handle if keep else None)
+
         for node, state in list(self.states.items()):
             result = state.result
             if isinstance(result, RemoteValue):
-                self.states[node] = state.with_changes(result=values.get(id(result), result))
+                self.states[node] = state.with_changes(result=value(result))
             elif state.type is StateType.MAPPED and any(
                 isinstance(c.result, RemoteValue) for c in state.children
             ):
                 children = tuple(
-                    c.with_changes(result=values.get(id(c.result), c.result))
+                    c.with_changes(result=value(c.result))
                     if isinstance(c.result, RemoteValue) else c
                     for c in state.children
                 )

@@ -11,7 +11,8 @@ the flow's process, and each task-run attempt becomes one Dask task.
   engine gets a `DaskValue` handle and passes it into downstream tasks, which Dask feeds from
   worker to worker. The flow fetches a value only when it needs one: the list a task is mapped
   over, a `@flow` body reading a result, and, once, every result at the end of the run (so the
-  run's final states hold values, as with any other executor).
+  run's final states hold values, as with any other executor). `return_results=False` skips
+  that last fetch when results are too big for the flow's machine: they then read None.
 - **States and logs** of each attempt travel back as a Dask event (see `dask_worker`), paired
   with the finished future; log records are replayed into the flow's loggers, hence reach the
   console and the server like any others.
@@ -113,6 +114,8 @@ class DaskExecutor(Executor):
         cluster_kwargs: Mapping[str, Any] | None = None,
         adapt_kwargs: Mapping[str, Any] | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
+        *,
+        return_results: bool = True,
     ) -> None:
         if address is not None and (not isinstance(address, str) or not address.strip()):
             raise ExecutorError(
@@ -135,6 +138,9 @@ class DaskExecutor(Executor):
         self.cluster_kwargs = dict(cluster_kwargs or {})
         self.adapt_kwargs = dict(adapt_kwargs) if adapt_kwargs is not None else None
         self.client_kwargs = dict(client_kwargs or {})
+        #: False: the run's final states do not bring results back from the cluster (see
+        #: `Executor.returns_results`); what the flow itself reads is still fetched.
+        self.returns_results = bool(return_results)
         self.client: Any = None
         self.cluster: Any = None
         self._lock = threading.Lock()

@@ -329,3 +329,18 @@ def test_remote_value_handles_pickle_to_nothing_surprising(dask_cluster):
         assert executor.fetch([handle]) == [41]
         assert "kept on the Dask cluster" in repr(handle)
         assert pickle.loads(pickle.dumps(handle.future.key)) == future.key
+
+
+def test_results_can_stay_out_of_the_flow_process_entirely(dask_cluster):
+    UNPICKLED_HERE.clear()
+
+    @flow(executor=DaskExecutor(address=dask_cluster.address, return_results=False))
+    def sizes():
+        big = produce_tracer.submit(1_000_000)
+        return measure(big)  # the body reads this small result: fetched
+
+    state = sizes.run()
+    assert state.result == 1_000_000
+    assert UNPICKLED_HERE == []  # the big one never came here, not even at the end
+    big = next(s for n, s in state.task_states.items() if n.key == "produce_tracer")
+    assert big.is_successful() and big.result is None
