@@ -35,6 +35,10 @@ def _reject_handles(task: Task, args: tuple, kwargs: dict) -> None:
             )
 
 
+#: The options that are hooks (they stay in the flow's process).
+_HOOK_OPTIONS = ("state_handlers", "on_failure", "on_success", "on_retry", "on_completion")
+
+
 class Task:
     """A unit of work. Subclass it and override `run`, or decorate a function with `@task`.
 
@@ -131,6 +135,15 @@ class Task:
             "serializer": serializer, "state_handlers": state_handlers, "on_failure": on_failure,
             "on_success": on_success, "on_retry": on_retry, "on_completion": on_completion,
         }
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What travels to a worker process or a Dask worker: everything but the hooks and
+        state handlers, which only ever run in the flow's process and often hold what cannot
+        travel (a client, a lock, a notifier's delivery thread)."""
+        state = dict(self.__dict__)
+        state["hooks"] = Hooks()
+        state["_options"] = {**self._options, **dict.fromkeys(_HOOK_OPTIONS)}
+        return state
 
     @property
     def max_retries(self) -> int:

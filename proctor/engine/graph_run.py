@@ -116,6 +116,8 @@ class GraphRun:
     #: What this run takes over from an earlier one (`core.resume`): kept states, approvals.
     resumption: Resumption | None = None
     _retrying: dict = field(default_factory=dict)
+    #: node -> tasks still to finish that read its result (only when results may be let go)
+    _consumers: dict | None = None
     _runner: Callable = run_task
     _tiebreak: Any = field(default_factory=itertools.count)
 
@@ -143,7 +145,16 @@ class GraphRun:
             self.ready.append(node)
 
     def add_all(self, nodes: Iterable[Node]) -> None:
-        """Register nodes given in an order where upstreams come first."""
+        """Register nodes given in an order where upstreams come first (a whole graph)."""
+        nodes = list(nodes)
+        if self._remote and not self.executor.returns_results:
+            # The whole graph is known: a remote result nobody will read again can be let go
+            # as soon as the last task using it has finished (the cluster frees its memory).
+            consumers: dict = {}
+            for node in nodes:
+                for up in node.upstream:
+                    consumers[up] = consumers.get(up, 0) + 1
+            self._consumers = consumers
         for node in nodes:
             self.add(node)
 
@@ -474,6 +485,8 @@ class GraphRun:
         self.states[node] = state
         for obs in self.observers:
             obs.node_finished(self, node, state)
+        if self._consumers is not None:
+            self._let_go_of_inputs(node)
         waiting, ready = self.waiting, self.ready
         for down in self.downstream.pop(node, ()):
             left = waiting[down] - 1
@@ -485,6 +498,28 @@ class GraphRun:
 
     def _value(self, node: Node) -> Any:
         return self.states[node].result
+
+    def _let_go_of_inputs(self, node: Node) -> None:
+        """Drop the remote results `node` was the last reader of (see `add_all`)."""
+        consumers = self._consumers
+        for up in node.upstream:
+            left = consumers.get(up, 0) - 1
+            consumers[up] = left
+            if left > 0:
+                continue
+            state = self.states.get(up)
+            if state is None:
+                continue
+            if isinstance(state.result, RemoteValue):
+                self.states[up] = state.with_changes(result=None)
+            elif state.type is StateType.MAPPED and any(
+                isinstance(c.result, RemoteValue) for c in state.children
+            ):
+                children = tuple(c.with_changes(result=None)
+                                 if isinstance(c.result, RemoteValue) else c
+                                 for c in state.children)
+                self.states[up] = state.with_changes(children=children,
+                                                     result=[c.result for c in children])
 
     # -- results an executor keeps remotely -----------------------------------------------------
     def _fetch_mapped(self, args: list, kwargs: dict) -> tuple[list, dict]:

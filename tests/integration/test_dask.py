@@ -344,3 +344,46 @@ def test_results_can_stay_out_of_the_flow_process_entirely(dask_cluster):
     assert UNPICKLED_HERE == []  # the big one never came here, not even at the end
     big = next(s for n, s in state.task_states.items() if n.key == "produce_tracer")
     assert big.is_successful() and big.result is None
+
+
+def test_without_returned_results_the_cluster_frees_what_no_task_reads_any_more(dask_cluster):
+    """a -> b -> c -> d: when d ends, a and b are no longer held by the run (their readers have
+    finished), so the cluster may free them; c is held until d has finished."""
+    executor = DaskExecutor(address=dask_cluster.address, return_results=False)
+    held_when_d_ends = []
+
+    def snapshot(task_, task_run, state):
+        deadline = time.monotonic() + 10
+        while True:  # releases reach the scheduler asynchronously
+            # keys whose value some worker still holds in memory
+            names = {key.split("-")[0] for key, workers in executor.client.who_has().items()
+                     if workers}
+            if "step_a" not in names and "step_b" not in names or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        held_when_d_ends.append(names)
+
+    @task
+    def step_a():
+        return Tracer(100_000)
+
+    @task
+    def step_b(t):
+        return Tracer(len(t.data))
+
+    @task
+    def step_c(t):
+        return Tracer(len(t.data))
+
+    @task(on_completion=[snapshot])
+    def step_d(t):
+        return len(t.data)
+
+    with Flow("released", executor=executor) as f:
+        d = step_d(step_c(step_b(step_a())))
+    state = f.run()
+    assert state.is_successful(), state.message
+    [names] = held_when_d_ends
+    assert "step_a" not in names and "step_b" not in names, names
+    assert "step_c" in names, names
+    assert state.result[d].result is None  # not returned either (return_results=False)

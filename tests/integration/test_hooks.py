@@ -170,3 +170,26 @@ def test_flow_on_retry_hook():
     assert state.type is StateType.FAILED
     assert attempts == ["Retrying", "Retrying"]
     assert isinstance(state, type(Failed()))
+
+
+def test_hooks_that_cannot_travel_stay_in_the_flow_process(executor):
+    """A hook holding a lock (or a client, a notifier's thread) cannot be pickled; hooks run in
+    the flow's process only, so a task with one still runs on worker processes and on Dask."""
+    import threading
+
+    lock = threading.Lock()
+    seen = []
+
+    def remember(task_, task_run, state):
+        with lock:
+            seen.append((task_run.task_name, state.result))
+
+    @task(on_completion=[remember], state_handlers=[lambda t, old, new: new])
+    def value():
+        return 42
+
+    with Flow("f", executor=executor) as f:
+        out = value()
+    state = f.run()
+    assert state.result[out].result == 42, state.result[out].message
+    assert seen == [("value", 42)]
