@@ -34,21 +34,6 @@ class Bar:
     segments: list[tuple[str, float, float, int]] = field(default_factory=list)
 
 
-def bucket_counts(
-    rows: Iterable[tuple[float, str]], since: float, until: float, buckets: int
-) -> list[dict[str, int]]:
-    """Counts per state in each of `buckets` equal slices of [since, until), from (time, state)
-    pairs; times outside the window are ignored."""
-    width = (until - since) / buckets
-    counts: list[dict[str, int]] = [{} for _ in range(buckets)]
-    for when, state in rows:
-        if when is None or when < since or when >= until:
-            continue
-        slot = counts[min(int((when - since) / width), buckets - 1)]
-        slot[state] = slot.get(state, 0) + 1
-    return counts
-
-
 def bars(
     counts: Sequence[Mapping[str, int]], since: float, until: float, height: float = 120.0
 ) -> tuple[list[Bar], int]:

@@ -8,7 +8,6 @@ reads more than one page of runs.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -254,6 +253,3 @@ def agents_view(session: Session, now: float, agent_timeout: float) -> AgentsVie
 def parse_tags(text: str | None) -> Sequence[str]:
     return tuple(t.strip() for t in (text or "").split(",") if t.strip())
 
-
-def now() -> float:
-    return time.time()
