@@ -4,9 +4,13 @@ One row per cron expression and zone: microseconds per `clock.next(10, after)` c
 several repeats (each repeat cycles through a fixed set of `after` instants spread over 2026, so
 DST changes are among them). Extra rows show what the server's scheduler pays per deployment:
 
-- `Schedule([cron], filters=[is_weekday]).next(10)`: a combined schedule with a filter;
+- `iter_runs` for 10 runs (run objects with their parameters), and a `Schedule([cron],
+  filters=[is_weekday]).next(10)`: a combined schedule with a filter;
 - `schedule_from_dict(d)` + `iter_runs` for 10 runs: what one deployment costs in a pass;
-- an `IntervalSchedule("5m")` as the floor: no calendar and no time zone work at all.
+- "never-seen after": each call plans from a new instant (3 days and 7 minutes after the last), so
+  nothing computed by an earlier call helps (planning remembers converted wall times per zone);
+- floors, with no calendar and no time zone work at all: `IntervalSchedule("5m").next(10)`, an
+  interval's `iter_runs`, and a daily interval in the same filtered `Schedule`.
 
 Run from the repository root: `.venv/bin/python bench/schedules.py` (`--quick` for fewer repeats).
 """
@@ -17,8 +21,9 @@ import argparse
 import itertools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -63,6 +68,11 @@ def rows() -> list[tuple[str, Callable[[datetime], object]]]:
             clock = CronSchedule(expression, zone)
             table.append((f"cron {expression!r:16} {zone}", lambda a, c=clock: c.next(10, a)))
     for zone in ZONES:
+        clock = CronSchedule("0 2 * * *", zone)
+        table.append(
+            (f"iter_runs '0 2 * * *' {zone}", lambda a, c=clock: list(islice(c.iter_runs(a), 10)))
+        )
+    for zone in ZONES:
         filtered = Schedule([CronSchedule("0 9 * * *", zone)], filters=[is_weekday])
         table.append(
             (f"Schedule '0 9 * * *' + is_weekday {zone}", lambda a, s=filtered: s.next(10, a))
@@ -71,12 +81,27 @@ def rows() -> list[tuple[str, Callable[[datetime], object]]]:
         stored = CronSchedule(expression, "Europe/Paris").to_dict()
 
         def plan(after: datetime, data: dict = stored) -> object:
-            runs = schedule_from_dict(data).iter_runs(after)
-            return list(itertools.islice(runs, 10))
+            return list(islice(schedule_from_dict(data).iter_runs(after), 10))
 
         table.append((f"from_dict + iter_runs {expression!r:16} Europe/Paris", plan))
+    for expression in ("*/5 * * * *", "0 2 * * *"):
+        clock = CronSchedule(expression, "Europe/Paris")
+
+        def never_seen(
+            after: datetime, c: CronSchedule = clock, fresh: Iterator[int] = itertools.count()
+        ) -> object:
+            return c.next(10, after + next(fresh) * timedelta(days=3, minutes=7))
+
+        table.append((f"cron {expression!r:16} Europe/Paris, never-seen after", never_seen))
     interval = IntervalSchedule("5m")
     table.append(("interval '5m' (floor)", lambda a: interval.next(10, a)))
+    daily = IntervalSchedule("1d", anchor=datetime(2020, 1, 1, 2, tzinfo=UTC))
+    table.append(
+        ("interval '1d' iter_runs (floor)", lambda a: list(islice(daily.iter_runs(a), 10)))
+    )
+    nine = Schedule([IntervalSchedule("1d", anchor=datetime(2020, 1, 1, 9, tzinfo=UTC))],
+                    filters=[is_weekday])
+    table.append(("Schedule interval '1d' + is_weekday (floor)", lambda a: nine.next(10, a)))
     return table
 
 

@@ -13,13 +13,16 @@ other is ambiguous twice a year, so it is done here, once, by `wall_to_instants`
 `instants_from_walls` turns an increasing stream of wall times into a strictly increasing stream of
 UTC instants. Moving gap times forward can put them after a later wall time's instant (02:30 → 03:30
 comes after 03:00), so it keeps a small look-ahead heap instead of assuming the order is kept.
+
+`minute_instants` is the same conversion for one whole-minute wall time, written for speed (cron
+plans call it for every candidate), and `remembered_minutes` keeps its answers per zone.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ScheduleError
@@ -33,6 +36,13 @@ LOOKAHEAD = timedelta(hours=15)
 #: Walls are generated from this long before `after`, so that gap-shifted and repeated times that
 #: land after `after` are not missed.
 WALL_MARGIN = timedelta(days=1)
+
+#: How many converted wall times `remembered_minutes` keeps per zone (about 110 bytes each), and
+#: for how many zones, before starting afresh: a few MB at most, while a scheduler pass over many
+#: deployments in a handful of zones finds nearly every wall time it needs already converted.
+MAX_REMEMBERED = 20_000
+MAX_REMEMBERED_ZONES = 16
+_REMEMBERED: dict[tzinfo, dict[int, datetime | tuple[datetime, datetime]]] = {}
 
 ZONE_HINT = "an IANA time-zone name such as 'UTC', 'Europe/Paris' or 'America/New_York'"
 
@@ -88,6 +98,8 @@ def start_after(after: datetime | None) -> datetime:
     """The instant to search after, in UTC. `None` means now: the only clock read in the package."""
     if after is None:
         return datetime.now(UTC)
+    if after.__class__ is datetime and after.tzinfo is UTC:
+        return after  # already what the checks below would give: planning calls this a lot
     return require_aware(after, "after").astimezone(UTC)
 
 
@@ -158,11 +170,57 @@ def instants_from_walls(
         yield instant
 
 
+def fixed_offset(zone: tzinfo) -> timedelta | None:
+    """The zone's UTC offset if it never changes ('UTC', 'Etc/GMT-3'), else None.
+
+    `utcoffset(None)` is the standard question for this: zoneinfo answers with an offset only when
+    the zone has no transitions and no daylight-saving rule. Such a zone has no gaps and no
+    repeated hours, so its wall times convert by one subtraction, without looking at each one.
+    """
+    return zone.utcoffset(None)
+
+
+def minute_instants(
+    zone: tzinfo, day: date, early: time, late: time, as_utc: datetime
+) -> datetime | tuple[datetime, datetime]:
+    """`wall_to_instants` for the wall time `early` (fold=0; `late` is it with fold=1) on `day`;
+    `as_utc` is that wall time read as UTC (the caller builds it by adding to a midnight).
+
+    Returns the instant of an ordinary wall time, and (fold=0 instant, fold=1 instant) for one in a
+    gap (the first is later: moved forward by the gap) or in an overlap (the first is earlier).
+
+    Same results as `wall_to_instants`: `astimezone(UTC)` of an aware time subtracts exactly the
+    `utcoffset` its zone gives for those wall fields and fold. Asking the zone with naive times
+    built from prepared `time` objects skips the slow `replace` and `astimezone` calls.
+    """
+    first = zone.utcoffset(datetime.combine(day, early))
+    second = zone.utcoffset(datetime.combine(day, late))
+    if first is None or second is None:
+        raise ScheduleError(f"time zone {zone_label(zone)} gives no UTC offset for {day} {early}")
+    wall = as_utc
+    if first == second:
+        return wall - first
+    return wall - first, wall - second
+
+
+def remembered_minutes(zone: tzinfo) -> dict[int, datetime | tuple[datetime, datetime]]:
+    """`minute_instants` answers already computed for `zone`, by `ordinal * 1440 + minute of day`.
+
+    Planning asks about the same wall times again and again (each scheduler pass plans from a
+    slightly later "now", and many deployments share a zone), and the answer for a zone and a wall
+    time never changes. Callers store at most `MAX_REMEMBERED` answers; a full memo is replaced by
+    an empty one here, and all are dropped when a zone beyond `MAX_REMEMBERED_ZONES` comes, so
+    memory stays bounded however long a process runs.
+    """
+    memo = _REMEMBERED.get(zone)
+    if memo is None or len(memo) >= MAX_REMEMBERED:
+        if memo is None and len(_REMEMBERED) >= MAX_REMEMBERED_ZONES:
+            _REMEMBERED.clear()
+        memo = _REMEMBERED[zone] = {}
+    return memo
+
+
 def local_wall(instant: datetime, zone: tzinfo) -> datetime:
     """The naive wall time an aware `instant` shows in `zone`."""
     return instant.astimezone(zone).replace(tzinfo=None)
 
-
-def first_wall_date(after: datetime, zone: tzinfo) -> date:
-    """The local date from which to generate wall times so nothing after `after` is missed."""
-    return (local_wall(after, zone) - WALL_MARGIN).date()

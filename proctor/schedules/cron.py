@@ -1,6 +1,6 @@
 """`CronSchedule`: a standard cron expression evaluated on the wall clock of a named time zone.
 
-The DST rule (implemented once in `_time.wall_to_instants`):
+The DST rule (implemented in `_time`: `wall_to_instants`, and `minute_instants` for planning):
 
 - Spring forward: a wall time that does not exist runs at the same distance past the gap, i.e. it
   is moved forward by the gap's length. `30 2 * * *` in Europe/Paris on 2026-03-29 runs at 03:30
@@ -12,6 +12,7 @@ The DST rule (implemented once in `_time.wall_to_instants`):
   means "every hour", and the repeated hour is a real hour that would otherwise get no run.
 
 Times come back aware, in UTC: the form to store and compare; convert with `.astimezone()` to show.
+How the runs are found quickly, with the same results, is explained in `cron_plan`.
 """
 
 from __future__ import annotations
@@ -23,9 +24,6 @@ from typing import Any
 from ._time import (
     UTC,
     WALL_MARGIN,
-    first_wall_date,
-    instants_from_walls,
-    local_wall,
     parse_instant,
     require_aware,
     resolve_zone,
@@ -33,6 +31,7 @@ from ._time import (
 )
 from .base import Clock, check_parameters, json_parameters
 from .cron_expr import CronExpression
+from .cron_plan import cron_instants
 from .describe import describe_cron
 
 
@@ -64,14 +63,11 @@ class CronSchedule(Clock):
         self.parameters = check_parameters(parameters, f"CronSchedule({self.cron!r})")
 
     def iter(self, after: datetime | None = None) -> Iterator[datetime]:
-        start = start_after(after)
-        stop = None
+        last_day = None
         if self.end is not None:
-            stop = (local_wall(self.end, self.zone) + WALL_MARGIN).date()
-        walls = self.expression.walls(first_wall_date(start, self.zone), stop)
-        return instants_from_walls(
-            walls, self.zone, start, self.end, both_folds=self.expression.every_hour
-        )
+            # Wall times of later local days cannot give instants up to `end` (offsets < 24 h).
+            last_day = (self.end.astimezone(self.zone) + WALL_MARGIN).toordinal()
+        return cron_instants(self.expression, self.zone, start_after(after), self.end, last_day)
 
     def describe(self) -> str:
         until = None

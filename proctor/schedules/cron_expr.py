@@ -2,8 +2,8 @@
 
 Parsed here rather than by a third-party library for three reasons: every error can name the field
 and the expected form; the accepted language is exactly standard cron (no seconds, years, `L`, `W`,
-`#` or `?`, whose meaning differs between implementations); and the wall-time walk below is what
-the DST rule in `_time` needs as input.
+`#` or `?`, whose meaning differs between implementations); and the matching days and times of day
+below are what the planner in `cron_plan` walks.
 
 Day matching follows classic Unix cron: when both the day-of-month and the day-of-week fields are
 restricted (do not start with `*`), a day matches if *either* matches; otherwise both must.
@@ -12,9 +12,11 @@ restricted (do not start with `*`), a day matches if *either* matches; otherwise
 from __future__ import annotations
 
 import calendar
+import functools
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from .errors import ScheduleError
 
@@ -31,6 +33,12 @@ MACROS: dict[str, str] = {
 MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 SHAPE = "five fields 'minute hour day-of-month month day-of-week' or a macro such as @daily"
+
+#: Wall times are looked at up to the end of this year (then 1 January of the next at most; see
+#: `CronExpression.walk_end`), which keeps every computed instant inside `datetime`'s range.
+LAST_YEAR = 9998
+_MONTH_LENGTHS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+FIRST_DAY_PAST_LAST_YEAR = date(LAST_YEAR + 1, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,18 @@ class CronExpression:
 
     @classmethod
     def parse(cls, text: object) -> CronExpression:
-        """Parse `text`, raising `ScheduleError` that names the bad field and the expected form."""
+        """Parse `text`, raising `ScheduleError` that names the bad field and the expected form.
+
+        A text is parsed once per process: the server rebuilds every deployment's schedule from its
+        stored dict on each pass, parsing costs far more than planning, and the result is immutable.
+        """
+        if isinstance(text, str):
+            return _parse_once(text)
+        return cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: object) -> CronExpression:
+        """The parser itself (uncached); `parse` is the entry point."""
         if not isinstance(text, str) or not text.strip():
             raise ScheduleError(f"invalid cron {text!r}: expected {SHAPE}")
         normal = " ".join(text.split())
@@ -183,7 +202,7 @@ class CronExpression:
                 f"day {min(self.days)}"
             )
 
-    @property
+    @functools.cached_property
     def every_hour(self) -> bool:
         """True when the hour field allows all 24 hours: the clock means "every hour"."""
         return len(self.hours) == 24
@@ -204,21 +223,101 @@ class CronExpression:
             return False
         return self.day_matches(wall.date())
 
-    def walls(self, start: date, stop: date | None = None) -> Iterator[datetime]:
-        """Every matching wall time from `start` 00:00, in increasing order, up to `stop`."""
-        day = start
-        one_day = timedelta(days=1)
-        while stop is None or day <= stop:
-            if day.month not in self.months:
-                next_month = date(day.year + day.month // 12, day.month % 12 + 1, 1)
-                if next_month.year > 9998:
-                    return
-                day = next_month
-                continue
-            if self.day_matches(day):
-                for hour in self.hours:
-                    for minute in self.minutes:
-                        yield datetime(day.year, day.month, day.day, hour, minute)
-            if day.year > 9998:
-                return
-            day += one_day
+    @functools.cached_property
+    def times(self) -> tuple[tuple[int, time, time, timedelta], ...]:
+        """Every time of day the expression names, in order, ready for the planner.
+
+        Each item is (minutes after midnight, the wall time with fold=0, the same with fold=1, the
+        time since midnight): building them once per expression keeps datetime construction, the
+        slow part of converting a wall time, out of the loop that plans runs.
+        """
+        return tuple(
+            (hour * 60 + minute, time(hour, minute), time(hour, minute, fold=1),
+             timedelta(hours=hour, minutes=minute))
+            for hour in self.hours
+            for minute in self.minutes
+        )
+
+    @functools.cached_property
+    def minutes_of_day(self) -> tuple[int, ...]:
+        """The first item of each of `times`, to find where a day's walk starts by bisection."""
+        return tuple(item[0] for item in self.times)
+
+    @functools.cached_property
+    def since_midnight(self) -> tuple[timedelta, ...]:
+        """The last item of each of `times`: all a zone without DST needs."""
+        return tuple(item[3] for item in self.times)
+
+    @functools.cached_property
+    def _day_list(self) -> tuple[int, ...]:
+        """The allowed days of the month in order, for months where both day fields must match."""
+        return tuple(sorted(self.days))
+
+    @functools.cached_property
+    def _any_day_of_month(self) -> bool:
+        """Whether only the day of the week can exclude a day (every month and month day allowed):
+        then days are checked one after another, without the month arithmetic."""
+        return len(self.months) == 12 and len(self.days) == 31 and not self.days_restricted
+
+    @functools.cached_property
+    def _weeks(self) -> tuple[tuple[bool, ...], ...]:
+        """For each day of the week d (0 = Sunday): whether each of the 7 days from d is allowed."""
+        return tuple(
+            tuple((first + k) % 7 in self.weekdays for k in range(7)) for first in range(7)
+        )
+
+    def walk_end(self, walk_start: int) -> int:
+        """The last day (ordinal) that the day-by-day walk planning used to do looked at, when it
+        started on day `walk_start`: walls after it were never considered, so none are now.
+
+        That walk stopped after 31 December 9998, except that it went on to 1 January 9999 when
+        December was allowed; a walk that started in 9999 or later looked at its first day only.
+        """
+        if walk_start >= FIRST_DAY_PAST_LAST_YEAR:
+            return walk_start
+        return FIRST_DAY_PAST_LAST_YEAR - (12 not in self.months)
+
+    def day_ordinals(self, first: int, last: int) -> Iterator[int]:
+        """The matching days from ordinal `first` to `last` (as `date.toordinal()`), in order.
+
+        Months the month field excludes are skipped whole, and within a month only the allowed days
+        of the month are visited (unless the either-day rule makes every day a candidate), so a
+        monthly expression costs one step per run rather than one per day. The day of the week is
+        `ordinal % 7` in cron numbering, as 1 January of year 1 (ordinal 1) was a Monday.
+        """
+        if first > last:
+            return iter(())
+        if not self._any_day_of_month:
+            return self._month_by_month(date.fromordinal(first), last)
+        days = range(first, last + 1)
+        if len(self.weekdays) == 7:
+            return iter(days)
+        # The allowed weekdays repeat every 7 days: select them with the week's pattern, starting
+        # at `first`'s weekday (no Python code runs per day).
+        return itertools.compress(days, itertools.cycle(self._weeks[first % 7]))
+
+    def _month_by_month(self, start: date, last: int) -> Iterator[int]:
+        """`day_ordinals` for expressions that restrict the month or the day of the month."""
+        months, days, weekdays, day_list = self.months, self.days, self.weekdays, self._day_list
+        either = self.days_restricted and self.weekdays_restricted
+        year, month, day = start.year, start.month, start.day
+        before = start.toordinal() - day  # the ordinal of "day 0" of the month
+        while before + day <= last:
+            leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+            length = _MONTH_LENGTHS[month] + (month == 2 and leap)
+            if month in months:
+                # Either-day rule: any day may match by its weekday; else only the listed days.
+                for dom in range(day, length + 1) if either else day_list:
+                    ordinal = before + dom
+                    if dom > length or ordinal > last:
+                        break
+                    if dom >= day and (ordinal % 7 in weekdays or (either and dom in days)):
+                        yield ordinal
+            before += length
+            year, month, day = (year + 1, 1, 1) if month == 12 else (year, month + 1, 1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_once(text: str) -> CronExpression:
+    """`CronExpression.parse` for a text, remembered (errors are raised again each time)."""
+    return CronExpression._parse(text)

@@ -15,6 +15,7 @@ sees the time in the zone of the clock that produced it. A filter set that rejec
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -73,27 +74,52 @@ class Schedule(Timeline):
         self.not_filters = _check_filters(not_filters, "not_filters")
 
     def _keeps(self, when: datetime) -> bool:
-        return all(test(when) for test in self.filters) and not any(
-            test(when) for test in self.not_filters
-        )
+        """Whether every filter accepts `when` and no `not_filters` entry does (in list order)."""
+        for test in self.filters:
+            if not test(when):
+                return False
+        for test in self.not_filters:
+            if test(when):
+                return False
+        return True
 
     def iter_runs(self, after: datetime | None = None) -> Iterator[ScheduledTime]:
         return self._runs(start_after(after))
 
-    def _runs(self, start: datetime) -> Iterator[ScheduledTime]:
+    def iter(self, after: datetime | None = None) -> Iterator[datetime]:
+        return self._instants(start_after(after))
+
+    def _merged(self, start: datetime) -> Iterator[tuple[datetime, Clock]]:
+        """(time, clock) for every clock's times, in time order; ties in the order of the clocks."""
+        if len(self.clocks) == 1:
+            clock = self.clocks[0]
+            return zip(clock.iter(start), itertools.repeat(clock))
         merged = heapq.merge(
             *(_tagged(clock, index, start) for index, clock in enumerate(self.clocks))
         )
+        return ((when, clock) for when, _, clock in merged)
+
+    def _kept(self, start: datetime) -> Iterator[tuple[datetime, Clock]]:
+        """The merged (time, clock) pairs the filters keep; each filter sees the time in the zone
+        of its clock. Ends after `MAX_CONSECUTIVE_REJECTS` rejections in a row."""
+        if not self.filters and not self.not_filters:
+            yield from self._merged(start)
+            return
+        rejected = 0
+        for when, clock in self._merged(start):
+            if self._keeps(when.astimezone(clock.zone)):
+                rejected = 0
+                yield when, clock
+                continue
+            rejected += 1
+            if rejected >= MAX_CONSECUTIVE_REJECTS:
+                return
+
+    def _runs(self, start: datetime) -> Iterator[ScheduledTime]:
+        """One run per kept time and distinct parameter set, naming the first such clock."""
         current: datetime | None = None
         seen: list[dict[str, Any]] = []
-        rejected = 0
-        for when, _, clock in merged:
-            if not self._keeps(when.astimezone(clock.zone)):
-                rejected += 1
-                if rejected >= MAX_CONSECUTIVE_REJECTS:
-                    return
-                continue
-            rejected = 0
+        for when, clock in self._kept(start):
             if when != current:
                 current, seen = when, []
             if clock.parameters in seen:
@@ -101,8 +127,13 @@ class Schedule(Timeline):
             seen.append(clock.parameters)
             yield ScheduledTime(when, dict(clock.parameters), clock)
 
-    def iter(self, after: datetime | None = None) -> Iterator[datetime]:
-        return _instants(self.iter_runs(after))
+    def _instants(self, start: datetime) -> Iterator[datetime]:
+        """Each kept time once, for callers that only want times (no run objects are built)."""
+        last: datetime | None = None
+        for when, _ in self._kept(start):
+            if when != last:
+                last = when
+                yield when
 
     def describe(self) -> str:
         text = "; ".join(clock.describe() for clock in self.clocks)
@@ -132,15 +163,6 @@ class Schedule(Timeline):
 
     def __repr__(self) -> str:
         return f"Schedule({self.describe()!r})"
-
-
-def _instants(runs: Iterator[ScheduledTime]) -> Iterator[datetime]:
-    """Each run's instant once, for callers that only want times."""
-    last: datetime | None = None
-    for run in runs:
-        if run.when != last:
-            last = run.when
-            yield run.when
 
 
 def _describe_filter(test: FilterFn) -> str:

@@ -2,17 +2,25 @@
 
 The oracle is written here, independently of the parser: each generated field comes with the set
 of values it allows, and matching is done minute by minute in local time.
+
+Random expressions (any mix of values, names, ranges, steps and lists) are also checked against
+croniter in UTC, and against the day-by-day walk that planning used before it jumped between
+matching times, in zones with ordinary and with odd offset changes.
 """
 
-from datetime import datetime, timedelta, timezone
-from itertools import pairwise
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from itertools import islice, pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from proctor.schedules import CronSchedule
+from proctor.schedules import CronSchedule, ScheduleError
+from proctor.schedules._time import instants_from_walls
+from proctor.schedules.cron_expr import CronExpression
 
 UTC = timezone.utc
 MINUTE = timedelta(minutes=1)
@@ -146,3 +154,157 @@ def test_agrees_with_croniter_in_utc(cron):
     reference = croniter(cron, after)
     expected = [reference.get_next(datetime) for _ in range(20)]
     assert CronSchedule(cron).next(20, after) == expected
+
+
+# --- Random expressions: against croniter (UTC) and against the walk fast planning replaced ---
+
+def _item(low: int, high: int, names: tuple[str, ...] = ()) -> st.SearchStrategy[str]:
+    """One list item of a field: a value, a range, a step, or '*' with a step; maybe by name."""
+    value = st.integers(low, high)
+    named = st.sampled_from(names) if names else value.map(str)
+
+    def as_range(pair: tuple[int, int]) -> str:
+        return f"{min(pair)}-{max(pair)}"
+
+    return st.one_of(
+        named if names else value.map(str),
+        st.tuples(value, value).map(as_range),
+        st.tuples(value, value, st.integers(1, high)).map(
+            lambda t: f"{min(t[:2])}-{max(t[:2])}/{t[2]}"
+        ),
+        st.tuples(value, st.integers(1, high)).map(lambda t: f"{t[0]}/{t[1]}"),
+        st.integers(1, high).map(lambda step: f"*/{step}"),
+        named,
+    )
+
+
+def _field(low: int, high: int, names: tuple[str, ...] = ()) -> st.SearchStrategy[str]:
+    items = st.lists(_item(low, high, names), min_size=1, max_size=3).map(",".join)
+    return st.one_of(st.just("*"), items)
+
+
+MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+random_crons = st.tuples(
+    _field(0, 59), _field(0, 23), _field(1, 31), _field(1, 12, MONTH_NAMES),
+    _field(0, 6, DAY_NAMES),
+).map(" ".join)
+
+
+def _clock(text: str, zone: str = "UTC", end: datetime | None = None) -> CronSchedule:
+    """The clock, or a rejected example when the expression is invalid or never fires."""
+    try:
+        return CronSchedule(text, zone, end=end)
+    except ScheduleError:
+        assume(False)
+        raise
+
+
+def _croniter_reads_days_alike(clock: CronSchedule) -> bool:
+    """croniter decides 'either day' by the values (a field covering every value counts as '*');
+    this package by the text (a field starting with '*' counts as '*', as in classic cron). Keep
+    the expressions where both readings agree."""
+    expr = clock.expression
+    full_days, full_weekdays = len(expr.days) == 31, len(expr.weekdays) == 7
+    day_star, weekday_star = expr.fields[2] == "*", expr.fields[4] == "*"
+    return (day_star or not full_days and not expr.fields[2].startswith("*")) and (
+        weekday_star or not full_weekdays and not expr.fields[4].startswith("*")
+    )
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(text=random_crons, after=st.datetimes(datetime(1990, 1, 1), datetime(2090, 1, 1),
+                                              timezones=st.just(UTC)))
+def test_random_expressions_agree_with_croniter_in_utc(text, after):
+    croniter = pytest.importorskip("croniter").croniter
+    clock = _clock(text)
+    assume(_croniter_reads_days_alike(clock))
+    assume(not re.search(r"\b(\w+)-\1\b", text))  # croniter reads 'MON-MON' or '0-0' as '*'
+    # 'N/step' in the day of the week runs to 7 here (7 = Sunday), to 6 in croniter.
+    assume(not re.search(r"(^|,)\d+/", clock.expression.fields[4]))
+    reference = croniter(text, after)
+    expected = [reference.get_next(datetime) for _ in range(8)]
+    assert clock.next(8, after) == expected
+
+
+def _reference_walls(expr: CronExpression, start: date, stop: date | None) -> Iterator[datetime]:
+    """Every matching wall time from `start` 00:00 up to `stop`, day by day: the walk of the
+    implementation before planning was made fast (commit c12d60b), kept as the reference."""
+    day = start
+    while stop is None or day <= stop:
+        if day.month not in expr.months:
+            next_month = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+            if next_month.year > 9998:
+                return
+            day = next_month
+            continue
+        if expr.day_matches(day):
+            for hour in expr.hours:
+                for minute in expr.minutes:
+                    yield datetime(day.year, day.month, day.day, hour, minute)
+        if day.year > 9998:
+            return
+        day += timedelta(days=1)
+
+
+def _reference_next(clock: CronSchedule, n: int, after: datetime) -> list[datetime]:
+    """`clock.next(n, after)` as the replaced implementation computed it: walls from 00:00 the day
+    before `after`'s local date, each converted by `wall_to_instants`, sorted by a 15-hour heap."""
+    start = after.astimezone(UTC)
+    stop = None
+    if clock.end is not None:
+        stop = (clock.end.astimezone(clock.zone).replace(tzinfo=None) + timedelta(days=1)).date()
+    first = (start.astimezone(clock.zone).replace(tzinfo=None) - timedelta(days=1)).date()
+    walls = _reference_walls(clock.expression, first, stop)
+    instants = instants_from_walls(walls, clock.zone, start, clock.end, clock.expression.every_hour)
+    return list(islice(instants, n))
+
+
+# Zones whose offset changes in unusual ways, with a UTC instant near one such change: a 30- or
+# 15-minute shift, a whole day skipped or repeated at the date line, negative DST, +2 h DST.
+ODD_CHANGES = [
+    ("Pacific/Apia", datetime(2011, 12, 30, 10)),  # 29 December 2011 never happened
+    ("Pacific/Kwajalein", datetime(1993, 8, 21, 12)),  # 21 August 1993 never happened
+    ("Africa/Casablanca", datetime(2026, 2, 15, 2)),  # Ramadan: -1 h, then back
+    ("Africa/Casablanca", datetime(2026, 3, 22, 2)),
+    ("Europe/Dublin", datetime(2026, 10, 25, 1)),  # winter time is the "DST" (negative)
+    ("Antarctica/Troll", datetime(2026, 3, 29, 1)),  # +0 -> +2
+    ("Antarctica/Troll", datetime(2026, 10, 25, 1)),
+    ("Australia/Lord_Howe", datetime(2026, 4, 4, 15)),  # 30 minutes
+    ("Australia/Lord_Howe", datetime(2026, 10, 3, 15, 30)),
+    ("Pacific/Chatham", datetime(2026, 4, 4, 14)),  # +13:45 -> +12:45
+    ("America/St_Johns", datetime(2026, 3, 8, 5, 30)),
+    ("America/Santiago", datetime(2026, 4, 5, 3)),
+    ("Asia/Kathmandu", datetime(1985, 12, 31, 18, 30)),  # +5:30 -> +5:45
+    ("America/Caracas", datetime(2016, 5, 1, 6, 30)),  # -4:30 -> -4
+    ("Asia/Pyongyang", datetime(2015, 8, 14, 15)),  # +9 -> +8:30
+    ("Europe/Paris", datetime(2026, 3, 29, 1)),
+    ("Europe/Paris", datetime(2026, 10, 25, 1)),
+    ("America/New_York", datetime(2026, 11, 1, 6)),
+    ("Europe/Paris", datetime(1911, 3, 11)),  # Paris mean time (+0:09:21) -> WET
+]
+odd_zone_and_after = st.builds(
+    lambda pair, seconds: (pair[0], pair[1].replace(tzinfo=UTC) + timedelta(seconds=seconds)),
+    st.sampled_from(ODD_CHANGES),
+    st.integers(-30 * 3600, 30 * 3600),
+)
+# Frequent enough to meet a change within a few runs, but any expression may come up.
+dense_crons = st.one_of(
+    random_crons,
+    st.tuples(_field(0, 59), _field(0, 23), st.just("*"), st.just("*"), st.just("*")).map(
+        " ".join
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(text=dense_crons, zone_and_after=st.one_of(odd_zone_and_after, zone_and_after),
+       end_hours=st.one_of(st.none(), st.integers(-2, 72)))
+def test_runs_are_those_of_the_replaced_walk(text, zone_and_after, end_hours):
+    """Planning jumps between matching times and converts only the walls that matter; the walk it
+    replaced converted every matching wall from a day before `after`. Same runs, to the instant."""
+    zone_name, after = zone_and_after
+    end = None if end_hours is None else after + timedelta(hours=end_hours, seconds=1)
+    clock = _clock(text, zone_name, end)
+    assert clock.next(12, after) == _reference_next(clock, 12, after)
