@@ -118,6 +118,8 @@ class GraphRun:
     _retrying: dict = field(default_factory=dict)
     #: node -> tasks still to finish that read its result (only when results may be let go)
     _consumers: dict | None = None
+    #: the last remote result fetched for hooks (state handlers, then hooks, see one attempt)
+    _shown: tuple | None = None
     _runner: Callable = run_task
     _tiebreak: Any = field(default_factory=itertools.count)
 
@@ -446,8 +448,14 @@ class GraphRun:
         """The state as hooks see it: with its value, also when the executor keeps it remote
         (only tasks with hooks pay for that fetch)."""
         if self._remote and isinstance(state.result, RemoteValue):
+            handle = state.result
+            last = self._shown
+            if last is not None and last[0] is handle:  # the state handlers' fetch, reused
+                return state.with_changes(result=last[1])
             try:
-                return state.with_changes(result=self.executor.fetch([state.result])[0])
+                value = self.executor.fetch([handle])[0]
+                self._shown = (handle, value)
+                return state.with_changes(result=value)
             except Exception as exc:  # hooks still run; they see the handle
                 _task_log.warning("result not fetched for hooks (%s: %s)",
                                   type(exc).__name__, exc)
