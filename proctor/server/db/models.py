@@ -155,6 +155,9 @@ class FlowRun(CurrentState, Base):
     expected_start_time: Mapped[float | None] = mapped_column(Double)
     #: The agent that claimed the run (null until claimed, and again after a release).
     agent_id: Mapped[str | None] = _id()
+    #: The last heartbeat of the process running the run (null until it sends one): how the
+    #: reaper knows that a run no agent holds is still alive.
+    heartbeat_at: Mapped[float | None] = mapped_column(Double)
     #: Made by the scheduler from the deployment's schedule (removed when the schedule changes).
     auto_scheduled: Mapped[bool] = _flag()
     #: Someone asked to cancel the run after its agent took it; the agent ends it.
