@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# `make run PORT=4300` when 4200 is taken; `proctor dev` says which process holds a port in use.
+PORT ?= 4200
+
 run: $(STAMP)
-	$(BIN)/proctor dev
+	$(BIN)/proctor dev --port $(PORT)
 
 # Debian's Chromium for the browser tests, installed only when it is missing (so a second run
 # costs nothing), with sudo only when not root and sudo exists. Without apt-get it says so and

@@ -230,6 +230,11 @@ class ProctorClient:
                               json={"task_run_id": task_run_id})
         return int(answer.get("released", 0))
 
+    # -- agents (continued) ---------------------------------------------------------------------
+    def agent_offline(self, agent_id: str) -> dict:
+        """Tell the server the agent stopped cleanly: it is listed offline at once."""
+        return self.request("POST", f"/api/agents/{_segment(agent_id)}/offline")
+
 
 def _present(**values: Any) -> dict[str, Any]:
     """The keyword arguments that were given (not None): optional fields stay out of the body."""

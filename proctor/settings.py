@@ -15,6 +15,7 @@
 | `PROCTOR_SCHEDULER_HORIZON_DAYS` | `7` | how far ahead the scheduler makes runs |
 | `PROCTOR_LATE_AFTER` | `60` | seconds past due before an unclaimed scheduled run is LATE |
 | `PROCTOR_AGENT_TIMEOUT` | `90` | seconds without heartbeat: agent offline, its runs CRASHED |
+| `PROCTOR_AGENT_FORGET_AFTER` | `86400` | seconds silent before an offline agent is unlisted |
 """
 
 from __future__ import annotations
@@ -121,3 +122,10 @@ def agent_timeout() -> float:
     """Seconds without a heartbeat after which an agent counts as gone and its runs as crashed
     (`PROCTOR_AGENT_TIMEOUT`, default 90): a few missed heartbeats, not one slow one."""
     return _positive("PROCTOR_AGENT_TIMEOUT", 90.0, "seconds")
+
+
+def agent_forget_after() -> float:
+    """Seconds without a heartbeat after which an offline agent is no longer listed (API, CLI,
+    web UI) unless it still holds unfinished runs (`PROCTOR_AGENT_FORGET_AFTER`, default 86400:
+    a day). Its row stays, for the runs that name it."""
+    return _positive("PROCTOR_AGENT_FORGET_AFTER", 86400.0, "seconds")

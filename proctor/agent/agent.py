@@ -161,6 +161,7 @@ class Agent:
             self._wake.wait(tick_every)
             self._wake.clear()
         self._retry_reports()
+        self._api(self.client.agent_offline, self.id)  # shown offline now, not a timeout later
         _log.info("agent %s stopped", self.name)
 
     def _install_signal_handlers(self) -> Callable[[], None]:

@@ -2,23 +2,47 @@
 
 It starts the server (a `proctor server start` subprocess on 127.0.0.1, with its scheduler),
 deploys the workshop's examples, runs one agent on the `default` work queue in this process,
-and prints where to look. Ctrl-C stops the agent first (its runs are let finish for a few
-seconds, then cancelled) and the server last, so that everything the agent reports on its way
-out still reaches the server. The server runs in a session of its own for that reason: a Ctrl-C
-typed in the terminal reaches this process only.
+and prints where to look. Stopping it stops everything, in order: the agent first (its runs are
+let finish for a few seconds, then cancelled; it then tells the server it is offline) and the
+server last, so that everything the agent reports on its way out still reaches the server.
+
+What makes "everything" true, whatever ends this command:
+
+- The port is taken here, before anything starts (`proctor.cli.ports.reserve_port`), and the
+  listening socket is handed to the server child (`--fd`). A port already in use ends the command
+  at once, naming the process that holds it; nothing is deployed and no agent starts. And the
+  server that answers "ready" is surely the child started here, never an older one that kept
+  the port (a terminal closed earlier used to leave one behind, and a second `make run`
+  deployed into it and added a second agent).
+- SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed) all stop the agent and then the
+  server the same way. The server runs in a session of its own, so that a Ctrl-C typed in the
+  terminal reaches this process only, which decides the order.
+- What cannot be caught (SIGKILL of this process, a crash) is covered by the child itself: it
+  is started with `--parent-pid` and ends when this process ends (`proctor.cli.lifeline`: the
+  Linux parent-death signal, and a thread watching the parent elsewhere). The child is started
+  from the main thread, which lives as long as the command, since Linux sends the parent-death
+  signal when the thread that started the child ends.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .output import EXIT_FAILED, fail
+
+if TYPE_CHECKING:
+    import socket
+
+    from ..agent import Agent
 
 #: (file in the examples folder, flow attribute, schedule: an interval or None)
 EXAMPLES: tuple[tuple[str, str, bool], ...] = (
@@ -27,6 +51,45 @@ EXAMPLES: tuple[tuple[str, str, bool], ...] = (
     ("02_parameters.py", "etl", False),
 )
 DEPLOYMENT_NAME = "workshop"
+HOST = "127.0.0.1"
+#: The signals that stop `proctor dev` in order (agent, then server).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class StopRequested(KeyboardInterrupt):
+    """A stop signal arrived before the agent was running; unwinds like Ctrl-C does."""
+
+    def __init__(self, signal_name: str) -> None:
+        self.signal_name = signal_name
+        super().__init__(signal_name)
+
+
+class _StopSignals:
+    """SIGINT, SIGTERM and SIGHUP while `proctor dev` runs: before the agent runs, each raises
+    `StopRequested` (unwinding to the code that stops the server); while the agent runs, it asks
+    the agent to stop (the agent handles SIGINT and SIGTERM itself then, SIGHUP comes here);
+    once the server is being stopped, further signals are ignored, so they cannot interrupt
+    that."""
+
+    def __init__(self) -> None:
+        self.agent: Agent | None = None
+        self.quiet = False
+        self._previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.quiet:
+            return
+        if self.agent is not None:
+            self.agent.request_stop()
+            return
+        self.quiet = True
+        raise StopRequested(signal.Signals(signum).name)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def dev_command(
@@ -39,36 +102,65 @@ def dev_command(
 ) -> None:
     """Start a server, deploy the workshop examples and run an agent, until Ctrl-C."""
     from ..schedules import ScheduleError, schedule_from_cli
+    from .ports import PortInUse, PortUnavailable, reserve_port
 
     try:
         schedule = schedule_from_cli(interval=interval)
     except ScheduleError as exc:
         fail(str(exc))
-    url = f"http://127.0.0.1:{port}"
-    server = start_server(port)
+    url = f"http://{HOST}:{port}"
     try:
+        listener = reserve_port(HOST, port)
+    except (PortInUse, PortUnavailable) as exc:
+        fail(str(exc), EXIT_FAILED)
+    stops = _StopSignals()
+    server: subprocess.Popen | None = None
+    try:
+        try:
+            server = start_server(listener)
+        finally:
+            listener.close()  # the child has its own copy; the port is free when it ends
         wait_for_health(server, url)
-        typer.echo(f"Server ready: web UI at {url}/ (process {server.pid}; API docs at {url}/docs)")
+        say(f"Server ready: web UI at {url}/ (process {server.pid}; API docs at {url}/docs)")
         for line in deploy_examples(url, examples, schedule):
-            typer.echo(line)
-        typer.echo("Agent on work queue 'default'; Ctrl-C stops everything.")
-        run_agent(url, shutdown_grace)
+            say(line)
+        say("Agent on work queue 'default'; Ctrl-C stops everything.")
+        stops.agent = dev_agent(url, shutdown_grace)
+        stops.agent.start()
+    except StopRequested as exc:
+        say(f"Interrupted ({exc.signal_name}).")
     except KeyboardInterrupt:
-        typer.echo("Interrupted.")
+        say("Interrupted.")
     finally:
-        stop_server(server)
-    typer.echo("Stopped.")
+        stops.quiet = True
+        if server is not None:
+            stop_server(server)
+        stops.restore()
+    say("Stopped.")
 
 
-def start_server(port: int) -> subprocess.Popen:
-    """`proctor server start` on 127.0.0.1:`port`, in its own session (see the docstring)."""
-    command = [sys.executable, "-m", "proctor.cli.main", "server", "start", "--host",
-               "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+def say(line: str) -> None:
+    """Print a line; a terminal that was closed (SIGHUP) must not stop the shutdown."""
+    try:
+        typer.echo(line)
+    except OSError:
+        pass
+
+
+def start_server(listener: socket.socket) -> subprocess.Popen:
+    """`proctor server start` serving on `listener`, in its own session (see the docstring),
+    ending when this process ends."""
+    fd = listener.fileno()
+    command = [sys.executable, "-m", "proctor.cli.main", "server", "start", "--fd", str(fd),
+               "--parent-pid", str(os.getpid()), "--log-level", "warning"]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True,
+                            pass_fds=(fd,))
 
 
 def wait_for_health(server: subprocess.Popen, url: str, timeout: float = 30.0) -> None:
-    """Return once `/api/health` answers; stop the command if the server exits or never does."""
+    """Return once `/api/health` answers; stop the command if the server exits or never does.
+
+    Only the child can answer: it alone listens on the socket reserved for it."""
     from ..client import ProctorClient
     from ..core.errors import ProctorError
 
@@ -76,8 +168,8 @@ def wait_for_health(server: subprocess.Popen, url: str, timeout: float = 30.0) -
     with ProctorClient(url, timeout=1.0) as client:
         while time.monotonic() < deadline:
             if server.poll() is not None:
-                fail(f"the server exited with code {server.returncode} (is port "
-                     f"{url.rsplit(':', 1)[1]} already taken? try --port)", EXIT_FAILED)
+                fail(f"the server exited with code {server.returncode} before it answered "
+                     f"(its error is above)", EXIT_FAILED)
             try:
                 client.health()
                 return
@@ -117,16 +209,15 @@ def deploy_examples(url: str, folder: Path, schedule: Any) -> list[str]:
     return lines
 
 
-def run_agent(url: str, shutdown_grace: float) -> None:
-    """One agent on the `default` queue, in this process, until Ctrl-C."""
+def dev_agent(url: str, shutdown_grace: float) -> Agent:
+    """The agent of `proctor dev`: the `default` queue, quick polls; started by the caller."""
     from ..agent import Agent, AgentSettings
     from .agent import agent_logging
 
     agent_logging()
-    agent = Agent(AgentSettings(api_url=url, work_queue="default", poll_interval=1.0,
-                                heartbeat_interval=5.0, shutdown_grace=shutdown_grace,
-                                cancel_grace=5.0, name="dev-agent"))
-    agent.start()
+    return Agent(AgentSettings(api_url=url, work_queue="default", poll_interval=1.0,
+                               heartbeat_interval=5.0, shutdown_grace=shutdown_grace,
+                               cancel_grace=5.0, name="dev-agent"))
 
 
 def stop_server(server: subprocess.Popen, grace: float = 10.0) -> None:

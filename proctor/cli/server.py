@@ -13,6 +13,11 @@ The database is `PROCTOR_DATABASE_URL` (default: an SQLite file in `PROCTOR_HOME
 binds to 127.0.0.1 unless told otherwise: exposing it is a decision, made with `--host` (and
 `PROCTOR_API_KEY`). FastAPI, SQLAlchemy and uvicorn are imported inside the commands, so
 `proctor --help` does not pay for them.
+
+Two hidden options serve `proctor dev`, which starts the server as its child: `--fd N` serves on
+a listening socket the parent bound already (so the server that answers on the port is surely
+the one it started; `proctor.cli.ports`), and `--parent-pid P` ends the server when its parent
+ends, however it ends (`proctor.cli.lifeline`).
 """
 
 from __future__ import annotations
@@ -97,8 +102,22 @@ def start_command(
             help="Run the scheduler and the reaper in this process (safe in several at once).",
         ),
     ] = True,
+    fd: Annotated[int | None, typer.Option(
+        hidden=True, help="Serve on this listening socket, inherited from the parent (used by "
+        "`proctor dev`, which takes the port itself); --host and --port are then ignored.")] = None,
+    parent_pid: Annotated[int | None, typer.Option(
+        hidden=True, help="End when this process, our parent, ends (used by `proctor dev`).")
+    ] = None,
 ) -> None:
     """Start the API server (migrating the database first) and serve until interrupted."""
+    if parent_pid is not None:
+        from .lifeline import ParentGone, die_with_parent
+
+        try:
+            die_with_parent(parent_pid)
+        except ParentGone as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(EXIT_FAILED) from exc
     import uvicorn
 
     from ..server.api.app import create_app
@@ -111,10 +130,40 @@ def start_command(
         except ValueError as exc:  # a PROCTOR_* setting that cannot be read
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(EXIT_FAILED) from exc
-    shown_host = f"[{host}]" if ":" in host else host
-    typer.echo(f"Proctor server: http://{shown_host}:{port} (web UI at /, API docs at /docs)")
+    if fd is not None:
+        _serve_on_inherited_socket(app, fd, log_level.lower(), database.url)
+        return
+    typer.echo(f"Proctor server: {_address(host, port)} (web UI at /, API docs at /docs)")
     typer.echo(f"Database: {_describe(database.url)}")
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+
+
+def _address(host: str, port: int) -> str:
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"http://{shown_host}:{port}"
+
+
+def _serve_on_inherited_socket(app: object, fd: int, log_level: str, database_url: str) -> None:
+    """Serve on the listening socket `fd` that the parent bound (see `proctor.cli.ports`)."""
+    import socket
+
+    import uvicorn
+
+    try:
+        sock = socket.socket(fileno=fd)  # family and type read from the descriptor
+    except OSError as exc:
+        typer.echo(f"Error: --fd {fd} is not an open socket: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from exc
+    host, port = sock.getsockname()[:2]
+    typer.echo(f"Proctor server: {_address(host, port)} (web UI at /, API docs at /docs)")
+    typer.echo(f"Database: {_describe(database_url)}")
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn raises the signal again once it has shut down
+        pass
+    if not server.started:
+        raise typer.Exit(EXIT_FAILED)
 
 
 @db_app.command("upgrade")

@@ -74,6 +74,7 @@ def create_app(
     app.state.database = database
     app.state.api_key = settings.api_key()
     app.state.agent_timeout = settings.agent_timeout()
+    app.state.agent_forget_after = settings.agent_forget_after()
     app.state.services = None
     app.state.request_metrics = RequestMetrics()
     install_error_handlers(app)

@@ -54,7 +54,10 @@ class Dashboard:
     agents: list[tuple[Agent, str]]
 
 
-def dashboard(session: Session, window: str, now: float, agent_timeout: float) -> Dashboard:
+def dashboard(
+    session: Session, window: str, now: float, agent_timeout: float,
+    forget_after: float | None = None,
+) -> Dashboard:
     """The dashboard's figures. Counts per state are the sums of the time buckets: one
     aggregate over the (start_time, state_type) index serves both the counts and the bars."""
     seconds, buckets = charts.WINDOWS[window]
@@ -94,7 +97,8 @@ def dashboard(session: Session, window: str, now: float, agent_timeout: float) -
         .where(FlowRun.state_type == StateType.LATE.value)
     ) or 0)
     agents = [(a, q.agent_status(a, now, agent_timeout))
-              for a in q.list_agents(session, page=q.Page(limit=50))]
+              for a in q.list_agents(session, page=q.Page(limit=50), now=now,
+                                     timeout=agent_timeout, forget_after=forget_after)]
     return Dashboard(window, since, now, counts, sum(counts.values()), bars, tallest,
                      failures, upcoming, late, agents)
 
@@ -209,8 +213,11 @@ class AgentsView:
     limits: list[tuple[ConcurrencyLimit, int]]
 
 
-def agents_view(session: Session, now: float, agent_timeout: float) -> AgentsView:
-    agents = q.list_agents(session, page=q.Page(limit=200))
+def agents_view(
+    session: Session, now: float, agent_timeout: float, forget_after: float | None = None
+) -> AgentsView:
+    agents = q.list_agents(session, page=q.Page(limit=200), now=now, timeout=agent_timeout,
+                           forget_after=forget_after)
     claimed: dict[str, list[FlowRun]] = {}
     if agents:
         # No ORDER BY in SQL: with statistics, SQLite would walk the whole created_at index for

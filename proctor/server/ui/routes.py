@@ -234,7 +234,8 @@ def dashboard_page(request: Request) -> Response:
             f"window={window!r}: choose one of {', '.join(charts.WINDOWS)}"))
     database = request.app.state.database
     with database.read() as session:
-        view = data.dashboard(session, window, time.time(), request.app.state.agent_timeout)
+        view = data.dashboard(session, window, time.time(), request.app.state.agent_timeout,
+                              request.app.state.agent_forget_after)
     return render(request, "dashboard.html", view=view, now=time.time())
 
 
@@ -343,6 +344,7 @@ def agents_page(request: Request) -> Response:
     if (redirect := _guard(request)) is not None:
         return redirect
     with request.app.state.database.read() as session:
-        view = data.agents_view(session, time.time(), request.app.state.agent_timeout)
+        view = data.agents_view(session, time.time(), request.app.state.agent_timeout,
+                                request.app.state.agent_forget_after)
     return render(request, "agents.html", view=view, now=time.time(),
                   timeout=request.app.state.agent_timeout)

@@ -1,4 +1,5 @@
-"""Agents: `POST /api/agents/heartbeat`, `GET /api/agents`, and the claim of a work queue's runs
+"""Agents: `POST /api/agents/heartbeat`, `POST /api/agents/{id}/offline` (an agent that stops
+cleanly says so), `GET /api/agents`, and the claim of a work queue's runs
 (`POST /api/work_queues/{name}/claim`).
 
 Queues exist by name only: an agent names the queue it serves, deployments name the queue their
@@ -8,21 +9,27 @@ runs go to, and a claim on a queue nobody uses is simply empty.
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from sqlalchemy.orm import Session
 
 from ...db import queries as q
 from .. import convert
 from ..control_schemas import AgentHeartbeat, AgentRead, ClaimedRun, ClaimRequest, HeartbeatAnswer
 from ..deps import DB, PageQuery, PathName
-from ..schemas import Page
+from ..schemas import ID_PATTERN, Page
 
 router = APIRouter(tags=["agents"])
+AgentId = Annotated[str, Path(pattern=ID_PATTERN, description="The agent's id")]
 
 
 def _timeout(request: Request) -> float:
     return float(request.app.state.agent_timeout)
+
+
+def _forget_after(request: Request) -> float:
+    return float(request.app.state.agent_forget_after)
 
 
 @router.post("/api/agents/heartbeat", response_model=HeartbeatAnswer)
@@ -42,13 +49,29 @@ def heartbeat(body: AgentHeartbeat, database: DB, request: Request) -> Heartbeat
     return database.transact(work)
 
 
+@router.post("/api/agents/{agent_id}/offline", response_model=AgentRead)
+def agent_offline(agent_id: AgentId, database: DB, request: Request) -> AgentRead:
+    """The agent stopped cleanly: it is "offline" at once (not `PROCTOR_AGENT_TIMEOUT` later),
+    until it sends a heartbeat again. 404 for an agent the server never heard of."""
+    now = time.time()
+
+    def work(session: Session) -> AgentRead:
+        agent = q.mark_agent_offline(session, agent_id, now=now)
+        return convert.agent_read(agent, now=now, timeout=_timeout(request))
+
+    return database.transact(work)
+
+
 @router.get("/api/agents", response_model=Page[AgentRead])
 def list_agents(database: DB, page: PageQuery, request: Request) -> Page[AgentRead]:
     """Agents by name; `status` is "online" when the last heartbeat is recent enough
-    (`PROCTOR_AGENT_TIMEOUT`), else "offline"."""
+    (`PROCTOR_AGENT_TIMEOUT`) and the agent has not said it stopped, else "offline". Offline
+    agents that a newer one of the same name and queue replaced, or that were silent for
+    `PROCTOR_AGENT_FORGET_AFTER`, are left out, unless they still hold unfinished runs."""
     now = time.time()
     with database.read() as session:
-        agents = q.list_agents(session, page=page)
+        agents = q.list_agents(session, page=page, now=now, timeout=_timeout(request),
+                               forget_after=_forget_after(request))
         items = [convert.agent_read(a, now=now, timeout=_timeout(request)) for a in agents]
     return Page[AgentRead](items=items, limit=page.limit, offset=page.offset)
 

@@ -5,7 +5,14 @@ combine several in one atomic unit (`Database.transact`) and a test can call the
 Verbs raise `NotFound` for a missing thing named by id; they never know about HTTP.
 """
 
-from .agents import agent_status, list_agents, note_agent_alive, record_heartbeat, runs_to_cancel
+from .agents import (
+    agent_status,
+    list_agents,
+    mark_agent_offline,
+    note_agent_alive,
+    record_heartbeat,
+    runs_to_cancel,
+)
 from .batch import record_batch
 from .claims import cancel_run, claim_runs, free_slots_of_flow_run, release_run
 from .concurrency import (
@@ -96,6 +103,7 @@ __all__ = [
     "describe_schedule",
     "free_slots_of_flow_run",
     "list_agents",
+    "mark_agent_offline",
     "list_concurrency_limits",
     "list_deployments",
     "list_flow_runs",
