@@ -16,6 +16,7 @@
 | `PROCTOR_LATE_AFTER` | `60` | seconds past due before an unclaimed scheduled run is LATE |
 | `PROCTOR_AGENT_TIMEOUT` | `90` | seconds without heartbeat: agent offline, its runs CRASHED |
 | `PROCTOR_AGENT_FORGET_AFTER` | `86400` | seconds silent before an offline agent is unlisted |
+| `PROCTOR_HEARTBEAT_INTERVAL` | `5` | seconds between heartbeats of a recorded run's process |
 """
 
 from __future__ import annotations
@@ -122,6 +123,13 @@ def agent_timeout() -> float:
     """Seconds without a heartbeat after which an agent counts as gone and its runs as crashed
     (`PROCTOR_AGENT_TIMEOUT`, default 90): a few missed heartbeats, not one slow one."""
     return _positive("PROCTOR_AGENT_TIMEOUT", 90.0, "seconds")
+
+
+def heartbeat_interval() -> float:
+    """Seconds between two heartbeats of the process running a recorded flow run
+    (`PROCTOR_HEARTBEAT_INTERVAL`, default 5). The server counts a process as alive for a few
+    of these when a run is cancelled, and as gone after `PROCTOR_AGENT_TIMEOUT`."""
+    return _positive("PROCTOR_HEARTBEAT_INTERVAL", 5.0, "seconds")
 
 
 def agent_forget_after() -> float:

@@ -4,6 +4,13 @@ The server asks `check_transition(current, proposed)` before it records a new st
 run or a task run. Each rule names the from-states it guards and the to-states it refuses, and
 gives the reason a client sees (HTTP 409). Rules are checked in order; the first that refuses
 wins. `force=True` on the API skips them (an operator's override), and is recorded as such.
+
+Final states are final: a finished run (Success, Failed, Cancelled, Crashed...) never takes
+another state unless forced. One exception, `late-report-corrects-crash`: a CRASHED the server
+*inferred* (its agent or its process went silent; not an operator's forced state) may be
+replaced by the final state the run's own process reports late (`own_report`), since that
+process knows what really happened and the server only guessed. The correction is a new row of
+the history, after the Crashed it corrects.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ class Rule:
 _ALL = frozenset(StateType)
 _FINISHED_NOT_CANCELLED = frozenset(FINISHED_TYPES) - {T.CANCELLED}
 
+_FINISHED = frozenset(FINISHED_TYPES)
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "cancelled-is-final",
@@ -72,16 +81,45 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "finished-stays-finished",
         _FINISHED_NOT_CANCELLED,
-        _FINISHED_NOT_CANCELLED,
-        "the run already finished ({current}); a second final state ({proposed}) is refused",
+        _FINISHED,
+        "the run already finished ({current}); a second final state ({proposed}) is refused "
+        "(an operator may force it)",
         applies=lambda current, proposed: current is not proposed,
     ),
 )
 
+#: The exception to the rules above (see the module docstring).
+LATE_REPORT_RULE = "late-report-corrects-crash"
 
-def check_transition(current: StateType | None, proposed: StateType) -> Verdict:
-    """May a run in `current` (None: no state yet) move to `proposed`?"""
+
+def is_late_correction(
+    current: StateType | None, proposed: StateType, *, own_report: bool, current_forced: bool
+) -> bool:
+    """Is this the run's own late report of how it really ended, replacing a CRASHED the server
+    inferred (not one an operator forced)?"""
+    return (
+        own_report
+        and not current_forced
+        and current is T.CRASHED
+        and proposed in _FINISHED
+        and proposed is not T.CRASHED
+    )
+
+
+def check_transition(
+    current: StateType | None,
+    proposed: StateType,
+    *,
+    own_report: bool = False,
+    current_forced: bool = False,
+) -> Verdict:
+    """May a run in `current` (None: no state yet) move to `proposed`? `own_report`: the state
+    comes from the run's own process (its recorder); `current_forced`: `current` was forced by
+    an operator. Both only matter for `late-report-corrects-crash`."""
     if current is None:
+        return ACCEPT
+    if is_late_correction(current, proposed, own_report=own_report,
+                          current_forced=current_forced):
         return ACCEPT
     for rule in RULES:
         verdict = rule.check(current, proposed)

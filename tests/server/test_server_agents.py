@@ -49,7 +49,7 @@ class TestHeartbeat:
     def test_creates_then_refreshes_the_agent(self, client, ids):
         agent_id = ids()
         first = heartbeat(client, agent_id, labels=["gpu"])
-        assert set(first) == {"agent", "cancel"} and first["cancel"] == []
+        assert {"agent", "cancel"} <= set(first) and first["cancel"] == []
         assert set(first["agent"]) == AGENT_KEYS and first["agent"]["status"] == "online"
         second = heartbeat(client, agent_id, name="renamed", work_queue_name="q2")
         assert second["agent"]["last_heartbeat"] >= first["agent"]["last_heartbeat"]

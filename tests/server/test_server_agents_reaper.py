@@ -79,7 +79,9 @@ def test_a_silent_agents_runs_crash_free_their_slots_and_are_retried(client, dep
     assert retry["retry_of"] == run["id"]
     assert (retry["retry_count"], retry["max_retries"]) == (1, 1)
     assert (retry["parameters"], retry["tags"]) == ({"n": 3}, ["etl"])
-    assert retry["expected_start_time"] == now + 91
+    # Due one agent timeout after the crash: a run the server only inferred crashed may be
+    # alive, and its agent must get the chance to stop it first (the fence).
+    assert retry["expected_start_time"] == now + 91 + 90
     assert retry["name"].endswith("(retry 1)")
     assert reaper(client).run_once(now + 92)["rescheduled"] == 0  # one retry per crash
 
@@ -116,12 +118,37 @@ def test_a_silent_agents_run_whose_cancellation_was_asked_ends_cancelled(client,
     assert read(client, run["id"])["state_type"] == "CANCELLED"
 
 
-def test_runs_without_an_agent_and_finished_runs_are_left_alone(client, deploy, new_run, ids):
-    engine_run = new_run(state={"type": "RUNNING"})  # recorded by flow.run(), no agent
+def test_finished_runs_are_left_alone(client, deploy, ids):
     run = run_at(client, deploy(), time.time() - 1)
     claim_one(client, ids())
     client.post(f"/api/flow_runs/{run['id']}/state", json={"state": {"type": "RUNNING"}})
     client.post(f"/api/flow_runs/{run['id']}/state", json={"state": {"type": "SUCCESS"}})
     counts = reaper(client).run_once(time.time() + 10_000)
     assert counts == {"late": 0, "crashed": 0, "cancelled": 0, "rescheduled": 0}
-    assert read(client, engine_run["id"])["state_type"] == "RUNNING"
+    assert read(client, run["id"])["state_type"] == "SUCCESS"
+
+
+def test_a_run_without_an_agent_lives_as_long_as_its_process_heartbeats(client, new_run):
+    run = new_run(state={"type": "RUNNING"})  # recorded by flow.run(), no agent
+    quiet = new_run(state={"type": "RUNNING"})  # its process never sent a heartbeat
+    now = time.time()
+    beat = client.post("/api/flow_runs/heartbeat", json={"flow_run_ids": [run["id"]]})
+    assert beat.status_code == 200 and beat.json() == {"cancel": [], "ended": {}}
+    with client.app.state.database.write() as session:  # the heartbeat came 60 s "later"
+        session.execute(update(FlowRun).where(FlowRun.id == run["id"])
+                        .values(heartbeat_at=now + 60))
+    counts = reaper(client).run_once(now + 100)
+    assert counts == {"late": 0, "crashed": 1, "cancelled": 0, "rescheduled": 0}
+    assert read(client, run["id"])["state_type"] == "RUNNING"
+    silent = read(client, quiet["id"])
+    assert silent["state_type"] == "CRASHED"
+    assert "never sent a heartbeat" in silent["state"]["message"]
+
+    assert reaper(client).run_once(now + 200)["crashed"] == 1
+    crashed = read(client, run["id"])
+    assert crashed["state_type"] == "CRASHED"
+    assert "no heartbeat since" in crashed["state"]["message"]
+    assert "(140 s ago" in crashed["state"]["message"]
+    # The process, if it is alive after all, learns that the server ended its run.
+    beat = client.post("/api/flow_runs/heartbeat", json={"flow_run_ids": [run["id"]]}).json()
+    assert beat == {"cancel": [], "ended": {run["id"]: "CRASHED"}}

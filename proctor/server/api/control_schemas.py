@@ -106,6 +106,10 @@ class DeploymentRunCreate(BaseModel):
 
 
 # -- agents and claims --------------------------------------------------------------------------
+#: Most run ids one heartbeat may list.
+MAX_HEARTBEAT_RUNS = 1000
+
+
 class AgentHeartbeat(BaseModel):
     """What an agent says about itself, every few seconds."""
 
@@ -113,6 +117,12 @@ class AgentHeartbeat(BaseModel):
     name: Name
     work_queue_name: Name
     labels: Tags = Field(default_factory=list)
+    running: Annotated[list[Id], Field(max_length=MAX_HEARTBEAT_RUNS)] | None = Field(
+        None,
+        description="The runs the agent runs, has claimed or has still to report. When given, "
+        "the server reconciles: runs it records as the agent's but not listed are released "
+        "(PENDING) or ended CRASHED; listed runs the server ended are returned in `stop`.",
+    )
 
 
 class AgentRead(BaseModel):
@@ -125,10 +135,36 @@ class AgentRead(BaseModel):
 
 
 class HeartbeatAnswer(BaseModel):
-    """The agent as stored, and the ids of its runs whose cancellation was requested."""
+    """The agent as stored, the ids of its runs whose cancellation was requested, and (when the
+    heartbeat listed its runs) what reconciling did."""
 
     agent: AgentRead
     cancel: list[str]
+    stop: list[str] = Field(
+        default_factory=list,
+        description="Listed runs the agent must stop at once: the server ended them (CRASHED, "
+        "CANCELLED), another agent holds them, or they no longer exist",
+    )
+    released: list[str] = Field(
+        default_factory=list, description="Claimed runs not listed: SCHEDULED again"
+    )
+    crashed: list[str] = Field(
+        default_factory=list, description="Running runs not listed: ended CRASHED"
+    )
+
+
+class RunHeartbeat(BaseModel):
+    """Sent every few seconds by the process running these flow runs."""
+
+    flow_run_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_HEARTBEAT_RUNS)]
+
+
+class RunHeartbeatAnswer(BaseModel):
+    cancel: list[str] = Field(description="Runs whose cancellation was requested: stop them")
+    ended: dict[str, str | None] = Field(
+        description="Runs the server ended (their state type: CRASHED or CANCELLED), or does "
+        "not know (null)"
+    )
 
 
 class ClaimRequest(BaseModel):

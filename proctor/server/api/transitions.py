@@ -13,7 +13,10 @@ from .schemas import StateRead
 def record_state(database: Database, event: q.StateEvent, response: Response) -> StateRead:
     """Apply `event`: 201 with the new state, 200 with the earlier one for a repeated `id`, or
     409 with the refusing rule's `reason` and `rule`."""
-    outcome = database.transact(lambda session: q.set_run_state(session, event))
+    if event.task_run_id is None:
+        outcome = database.transact(lambda session: q.record_flow_run_state(session, event))
+    else:
+        outcome = database.transact(lambda session: q.set_run_state(session, event))
     if outcome.accepted and outcome.row is not None:
         return convert.state_read(outcome.row)
     if outcome.duplicate and outcome.row is not None:

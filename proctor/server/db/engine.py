@@ -22,11 +22,16 @@ Why SQLite is set up the way it is:
 
 PostgreSQL needs none of this: it runs at READ COMMITTED and the query verbs lock the rows they
 change (`SELECT ... FOR UPDATE`). Deadlocks and serialization failures are retried by `transact`.
+
+`last_outage_at` remembers when a transaction last failed because the database could not be
+reached or used (an outage, a lost connection, a lock wait that ran out): while it lasts no
+heartbeat can be recorded, so the reaper must not take the silence for dead agents.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -34,7 +39,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -135,19 +140,35 @@ class Database:
         self._write_lock = threading.Lock() if sqlite else None
         # An in-memory SQLite database is one shared connection: readers must queue too.
         self._read_lock = self._write_lock if sqlite and _is_memory_sqlite(self.url) else None
+        #: When a transaction last failed for want of a working database (epoch seconds).
+        self.last_outage_at: float | None = None
+
+    def _note_outage(self, exc: BaseException) -> None:
+        if isinstance(exc, (InterfaceError, DisconnectionError)) or (
+            isinstance(exc, OperationalError) and not is_retryable(exc)
+        ):
+            self.last_outage_at = time.time()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session in a read transaction (rolled back when it closes: reads change nothing)."""
-        with self._read_lock or nullcontext(), self._sessions() as session:
-            yield session
+        try:
+            with self._read_lock or nullcontext(), self._sessions() as session:
+                yield session
+        except (OperationalError, InterfaceError, DisconnectionError) as exc:
+            self._note_outage(exc)
+            raise
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in a write transaction: committed when the block ends, else rolled back."""
-        with self._write_lock or nullcontext(), self._write_sessions() as session:
-            with session.begin():
-                yield session
+        try:
+            with self._write_lock or nullcontext(), self._write_sessions() as session:
+                with session.begin():
+                    yield session
+        except (OperationalError, InterfaceError, DisconnectionError) as exc:
+            self._note_outage(exc)
+            raise
 
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:

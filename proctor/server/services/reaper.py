@@ -1,8 +1,15 @@
-"""The reaper: marks overdue runs LATE, and ends (and retries) runs whose agent went silent.
+"""The reaper: marks overdue runs LATE, and ends (and retries) runs nobody vouches for.
 
 Each kind of work runs in transactions of a bounded size until a transaction finds less than its
 limit, so a backlog of thousands is worked off in one pass without one huge transaction. What
 happens to each run, and why concurrent reapers are safe: `proctor.server.db.queries.reaping`.
+
+Silence is evidence only when heartbeats could have arrived. While the server was down, or its
+database was (an outage, a lost connection, a writer holding SQLite's lock too long), no
+heartbeat could be recorded, so every agent and every run would look silent afterwards. The
+reaper therefore judges silence only once heartbeats have been possible for a whole timeout:
+since its own start, and since the last database failure anyone on this server saw
+(`Database.last_outage_at`, its own failed passes included).
 """
 
 from __future__ import annotations
@@ -49,9 +56,22 @@ class Reaper(Service):
         self.awake_since = time.time()
         super().start()
 
+    def judges_silence(self, moment: float) -> bool:
+        """Have heartbeats been possible for a whole timeout before `moment` (module
+        docstring)? Passes called directly (tests, with no `start`) judge at once, unless the
+        database failed meanwhile."""
+        since = [t for t in (self.awake_since, self.database.last_outage_at) if t is not None]
+        return not since or moment - max(since) >= self.agent_timeout
+
     def run_once(self, now: datetime | float) -> dict[str, int]:
         """One pass as of `now`: `{"late", "crashed", "cancelled", "rescheduled"}` counts."""
-        moment = as_epoch(now)
+        try:
+            return self._pass(as_epoch(now))
+        except Exception:
+            self.database.last_outage_at = time.time()
+            raise
+
+    def _pass(self, moment: float) -> dict[str, int]:
         counts = {"late": 0, "crashed": 0, "cancelled": 0, "rescheduled": 0}
         while True:
             late = self.database.transact(
@@ -62,19 +82,20 @@ class Reaper(Service):
             counts["late"] += late
             if late < LATE_BATCH:
                 break
-        if self.awake_since is not None and moment - self.awake_since < self.agent_timeout:
-            return counts  # just (re)started: agents have not had a chance to heartbeat yet
-        while True:
-            reaped = self.database.transact(
-                lambda session: q.reap_orphaned_runs(
-                    session, now=moment, agent_timeout=self.agent_timeout, limit=ORPHAN_BATCH
+        if not self.judges_silence(moment):
+            return counts  # heartbeats could not arrive lately: silence proves nothing yet
+        for verb in (q.reap_orphaned_runs, q.reap_silent_runs):
+            while True:
+                reaped = self.database.transact(
+                    lambda session, verb=verb: verb(
+                        session, now=moment, timeout=self.agent_timeout, limit=ORPHAN_BATCH
+                    )
                 )
-            )
-            counts["crashed"] += reaped.crashed
-            counts["cancelled"] += reaped.cancelled
-            counts["rescheduled"] += reaped.rescheduled
-            if reaped.examined < ORPHAN_BATCH or not (reaped.crashed + reaped.cancelled):
-                break
+                counts["crashed"] += reaped.crashed
+                counts["cancelled"] += reaped.cancelled
+                counts["rescheduled"] += reaped.rescheduled
+                if reaped.examined < ORPHAN_BATCH or not (reaped.crashed + reaped.cancelled):
+                    break
         if any(counts.values()):
             log.info("reaper: %s", counts)
         return counts

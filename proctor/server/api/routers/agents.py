@@ -35,7 +35,9 @@ def _forget_after(request: Request) -> float:
 @router.post("/api/agents/heartbeat", response_model=HeartbeatAnswer)
 def heartbeat(body: AgentHeartbeat, database: DB, request: Request) -> HeartbeatAnswer:
     """Record that the agent is alive (creating it the first time); answer with the ids of its
-    runs whose cancellation was requested, until it reports them finished."""
+    runs whose cancellation was requested, until it reports them finished. With `running`, also
+    reconcile what the agent runs with what the server records (see `stop`, `released`,
+    `crashed`)."""
     spec = q.AgentSpec(
         id=body.id, name=body.name, work_queue_name=body.work_queue_name, labels=body.labels
     )
@@ -44,7 +46,11 @@ def heartbeat(body: AgentHeartbeat, database: DB, request: Request) -> Heartbeat
     def work(session: Session) -> HeartbeatAnswer:
         agent, cancel = q.record_heartbeat(session, spec, now=now)
         read = convert.agent_read(agent, now=now, timeout=_timeout(request))
-        return HeartbeatAnswer(agent=read, cancel=cancel)
+        if body.running is None:
+            return HeartbeatAnswer(agent=read, cancel=cancel)
+        done = q.reconcile_agent(session, body.id, body.running, now=now)
+        return HeartbeatAnswer(agent=read, cancel=cancel, stop=done.stop,
+                               released=done.released, crashed=done.crashed)
 
     return database.transact(work)
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
+from .... import settings
 from ....core.states import StateType
 from ...db import queries as q
 from .. import convert
-from ..control_schemas import ReleaseRequest
+from ..control_schemas import ReleaseRequest, RunHeartbeat, RunHeartbeatAnswer
 from ..deps import DB, FlowRunId, LogPageQuery, PageQuery
 from ..schemas import (
     ID_PATTERN,
@@ -89,6 +90,19 @@ def create_flow_run(body: FlowRunCreate, database: DB, response: Response) -> Fl
     return run
 
 
+@router.post("/heartbeat", response_model=RunHeartbeatAnswer)
+def heartbeat(body: RunHeartbeat, database: DB) -> RunHeartbeatAnswer:
+    """The process running these flow runs is alive (sent every few seconds by every recorder,
+    with or without an agent): the reaper ends a run no agent holds once these stop. The answer
+    names runs whose cancellation was requested and runs the server ended or does not know."""
+
+    def work(session: Session) -> RunHeartbeatAnswer:
+        beat = q.record_run_heartbeats(session, body.flow_run_ids)
+        return RunHeartbeatAnswer(cancel=beat.cancel, ended=beat.ended)
+
+    return database.transact(work)
+
+
 @router.get("", response_model=Page[FlowRunRead])
 def list_flow_runs(
     database: DB,
@@ -139,6 +153,13 @@ def set_flow_run_state(
     return record_state(database, event, response)
 
 
+def live_window(request: Request) -> float:
+    """How recent a heartbeat must be for its agent or process to count as alive when a run is
+    cancelled: a few missed heartbeats, never more than the agent timeout."""
+    timeout = float(request.app.state.agent_timeout)
+    return min(timeout, 3 * settings.heartbeat_interval())
+
+
 _REFUSED = {409: {"model": TransitionRefused, "description": "Refused: see reason and rule"}}
 
 
@@ -155,13 +176,15 @@ def release_flow_run(flow_run_id: FlowRunId, body: ReleaseRequest, database: DB)
 
 
 @router.post("/{flow_run_id}/cancel", response_model=FlowRunRead, responses=_REFUSED)
-def cancel_flow_run(flow_run_id: FlowRunId, database: DB) -> FlowRunRead:
-    """A run no agent holds yet becomes CANCELLED at once (with its task runs). A claimed or
-    running run gets `cancel_requested`: its agent learns it from its next heartbeat, stops the
-    run and reports CANCELLED. 409 for a run that already finished otherwise."""
+def cancel_flow_run(flow_run_id: FlowRunId, database: DB, request: Request) -> FlowRunRead:
+    """A run that no live agent or process owns (not started, or its agent's / its own
+    heartbeats stopped) becomes CANCELLED at once, with its task runs. A run that is being run
+    gets `cancel_requested`: its agent (or its own process) learns it from its next heartbeat,
+    stops the run and reports CANCELLED. 409 for a run that already finished otherwise."""
+    live_within = live_window(request)
 
     def work(session: Session) -> FlowRunRead:
-        return convert.flow_run_read(q.cancel_run(session, flow_run_id))
+        return convert.flow_run_read(q.cancel_run(session, flow_run_id, live_within=live_within))
 
     return database.transact(work)
 

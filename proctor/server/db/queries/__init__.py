@@ -14,7 +14,7 @@ from .agents import (
     runs_to_cancel,
 )
 from .batch import record_batch
-from .claims import cancel_run, claim_runs, free_slots_of_flow_run, release_run
+from .claims import cancel_run, claim_runs, release_run
 from .concurrency import (
     acquire_concurrency_slots,
     active_slots,
@@ -32,15 +32,23 @@ from .deployments import (
     list_scheduled_runs,
     read_deployment,
     read_deployment_by_name,
-    remove_unstarted_runs,
     set_paused,
+    settle_unstarted_runs,
     upsert_deployment,
 )
 from .flow_runs import count_flow_runs, create_flow_run, list_flow_runs, read_flow_run
 from .flows import list_flows, read_flow, upsert_flow
+from .heartbeats import Reconciled, RunHeartbeats, reconcile_agent, record_run_heartbeats
+from .lifecycle import (
+    FollowUp,
+    follow_up,
+    free_slots_of_flow_run,
+    record_flow_run_state,
+    retry_crashed_run,
+)
 from .logs import list_logs
 from .metrics import count_runs_by_state
-from .reaping import Reaped, mark_late_runs, reap_orphaned_runs
+from .reaping import Reaped, mark_late_runs, reap_orphaned_runs, reap_silent_runs
 from .scheduling import plan_runs, run_key, schedule_deployment, scheduled_deployment_ids
 from .specs import (
     DEPLOYMENT_DEFAULTS,
@@ -75,12 +83,15 @@ __all__ = [
     "DeploymentSpec",
     "FlowRunFilter",
     "FlowRunSpec",
+    "FollowUp",
     "LogFilter",
     "LogSpec",
     "NotFound",
     "Outcome",
     "Page",
     "Reaped",
+    "Reconciled",
+    "RunHeartbeats",
     "Refused",
     "Rejection",
     "RunSort",
@@ -101,6 +112,7 @@ __all__ = [
     "delete_concurrency_limit",
     "delete_deployment",
     "describe_schedule",
+    "follow_up",
     "free_slots_of_flow_run",
     "list_agents",
     "mark_agent_offline",
@@ -123,11 +135,15 @@ __all__ = [
     "read_states",
     "read_task_run",
     "reap_orphaned_runs",
+    "reconcile_agent",
+    "record_run_heartbeats",
+    "reap_silent_runs",
     "record_batch",
+    "record_flow_run_state",
     "record_heartbeat",
     "release_concurrency_slots",
     "release_run",
-    "remove_unstarted_runs",
+    "retry_crashed_run",
     "run_key",
     "runs_to_cancel",
     "schedule_deployment",
@@ -135,6 +151,7 @@ __all__ = [
     "set_concurrency_limit",
     "set_paused",
     "set_run_state",
+    "settle_unstarted_runs",
     "state_row_of",
     "upsert_deployment",
     "upsert_flow",

@@ -11,21 +11,21 @@ earlier gets one UPDATE however many of its states the batch carries.
 Items whose id is already stored are counted as duplicates and skipped, so a batch sent twice (a
 retry after a lost answer) changes nothing the second time. An item that cannot apply (its run
 is missing, or the orchestration rules refuse it) is listed with the reason, and the rest of the
-batch still applies.
+batch still applies. A flow run the batch ends is followed up in the same transaction
+(`lifecycle`: its open task runs close, its slots free, a crash retries).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, bindparam, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import FlowRun, LogRecord, StateRecord, TaskRun
+from .bulk import FLOW_RUN_UPDATE, TASK_RUN_UPDATE, bulk_insert, update_runs
+from .lifecycle import follow_up
 from .logs import log_row
 from .specs import Batch, BatchResult, Rejection
 from .states import (
@@ -42,8 +42,8 @@ from .task_runs import task_run_row
 #: The mirrored columns of a task run that has no state yet (every new row carries them, so that
 #: one INSERT takes rows with and without a state).
 _NO_STATE = dict.fromkeys(MIRROR_COLUMNS)
-_FLOW_RUN_UPDATE = (*MIRROR_COLUMNS, "updated_at")
-_TASK_RUN_UPDATE = (*MIRROR_COLUMNS, "attempts", "updated_at")
+_FLOW_RUN_UPDATE = FLOW_RUN_UPDATE
+_TASK_RUN_UPDATE = TASK_RUN_UPDATE
 
 
 class _Tally:
@@ -80,70 +80,11 @@ def record_batch(
         bulk_insert(session, TaskRun.__table__, list(created.values()))
     if applier is not None:
         _write_states(session, applier, created)
+        if applier.finished:
+            follow_up(session, applier.finished, now=now)
     if batch.logs:
         _write_logs(session, batch, created, tally)
     return tally.result()
-
-
-def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert `rows` (dicts with the same keys) into `table`, handing them to the driver with
-    as little per-row work as possible: PostgreSQL gets one `COPY ... FROM STDIN`, SQLite one
-    `executemany` of plain tuples. Values go in as they are, except JSON columns, serialised as
-    SQLAlchemy would. Driver errors come out as SQLAlchemy's (`IntegrityError`...), as from any
-    other statement, so a lost race is retried the same way."""
-    connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        connection.execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    values = _driver_values(connection, table, columns, rows)
-    if dialect == "sqlite":
-        names = ", ".join(columns)
-        marks = ", ".join("?" for _ in columns)
-        connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", values)
-    else:
-        _copy(connection, table, columns, values)
-
-
-def _driver_values(
-    connection: Connection, table: Table, columns: list[str], rows: list[dict[str, Any]]
-) -> list[Any]:
-    """Each row as a tuple of `columns`' values, JSON ones serialised (None stays NULL)."""
-    pick = itemgetter(*columns)
-    if len(columns) == 1:
-        return [(pick(row),) for row in rows]
-    positions = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
-    if not positions:
-        return [pick(row) for row in rows]
-    serialize = getattr(connection.dialect, "_json_serializer", None) or json.dumps
-    values = []
-    for row in rows:
-        picked = list(pick(row))
-        for i in positions:
-            if picked[i] is not None:
-                picked[i] = serialize(picked[i])
-        values.append(tuple(picked))
-    return values
-
-
-def _copy(connection: Connection, table: Table, columns: list[str], values: list[Any]) -> None:
-    from psycopg.sql import SQL, Identifier
-
-    raw = connection.connection.dbapi_connection
-    assert raw is not None
-    statement = SQL("COPY {} ({}) FROM STDIN").format(
-        Identifier(table.name), SQL(", ").join(Identifier(name) for name in columns)
-    )
-    dbapi_error = connection.dialect.loaded_dbapi.Error
-    try:
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in values:
-                copy.write_row(row)
-    except dbapi_error as exc:
-        raise DBAPIError.instance(
-            statement.as_string(raw), None, exc, dbapi_error, dialect=connection.dialect
-        ) from exc
 
 
 def _new_task_runs(
@@ -196,7 +137,11 @@ def _apply_states(
         StateRecord.id,
         [e.id for e in events if e.id and not (optimistic and e.task_run_id in created)],
     )
-    applier = BatchStateApplier(flow_runs=flow_runs, task_runs=task_runs, known_ids=known, now=now)
+    # The batch is the recorder's: the runs' own processes report (see `late-report-corrects-
+    # crash` in `core.orchestration`).
+    applier = BatchStateApplier(
+        flow_runs=flow_runs, task_runs=task_runs, known_ids=known, now=now, own_report=True
+    )
     apply = applier.apply
     for event in events:
         outcome = apply(event)
@@ -217,25 +162,8 @@ def _write_states(
     before this batch (those created by it were inserted with theirs)."""
     if applier.rows:
         bulk_insert(session, StateRecord.__table__, applier.rows)
-    _update_runs(session, FlowRun.__table__, _FLOW_RUN_UPDATE, applier.changed_flow_runs, {})
-    _update_runs(session, TaskRun.__table__, _TASK_RUN_UPDATE, applier.changed_task_runs, created)
-
-
-def _update_runs(
-    session: Session,
-    table: Table,
-    columns: tuple[str, ...],
-    changed: dict[str, dict[str, Any]],
-    skip: dict[str, dict[str, Any]],
-) -> None:
-    params = [
-        {"run_id": run_id, **{column: values[column] for column in columns}}
-        for run_id, values in changed.items()
-        if run_id not in skip
-    ]
-    if params:
-        statement = update(table).where(table.c.id == bindparam("run_id"))
-        session.connection().execute(statement, params)
+    update_runs(session, FlowRun.__table__, _FLOW_RUN_UPDATE, applier.changed_flow_runs, {})
+    update_runs(session, TaskRun.__table__, _TASK_RUN_UPDATE, applier.changed_task_runs, created)
 
 
 def _task_run_parents(

@@ -21,14 +21,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ....core.states import FINISHED_TYPES, StateType
-from ..models import ConcurrencySlot, Deployment, FlowRun, TaskRun
+from ..models import Agent, Deployment, FlowRun
 from .agents import note_agent_alive
+from .lifecycle import record_flow_run_state
 from .specs import NotFound, Refused, StateEvent, StateSpec
-from .states import set_run_state
 
 CLAIMABLE = (StateType.SCHEDULED.value, StateType.LATE.value)
 #: Runs that count against a deployment's `max_concurrent_runs`.
@@ -44,9 +44,10 @@ def _state(run: FlowRun) -> StateType | None:
 
 
 def _move(session: Session, run_id: str, to: StateType, now: float, message: str = "") -> bool:
-    """Record a state of the flow run through the orchestration rules; accepted or not."""
+    """Record a state of the flow run through the orchestration rules (and, when it ends the
+    run, what follows: `lifecycle`); accepted or not."""
     event = StateEvent(flow_run_id=run_id, state=StateSpec(to, message=message, timestamp=now))
-    return set_run_state(session, event, now=now).accepted
+    return record_flow_run_state(session, event, now=now).accepted
 
 
 def _candidates(
@@ -222,11 +223,19 @@ def release_run(
     return run
 
 
-def cancel_run(session: Session, flow_run_id: str, *, now: float | None = None) -> FlowRun:
-    """Cancel a flow run. Not started (no agent holds it): CANCELLED at once, with its
-    unfinished task runs, whose concurrency slots are freed. Held by an agent or running:
-    `cancel_requested` is set and the agent, told by its next heartbeat, ends it. Cancelling a
-    cancelled run changes nothing; a run that finished otherwise raises `Refused`."""
+def cancel_run(
+    session: Session,
+    flow_run_id: str,
+    *,
+    now: float | None = None,
+    live_within: float | None = None,
+) -> FlowRun:
+    """Cancel a flow run. CANCELLED at once when no live agent or process owns it: not started
+    and held by no agent, or (with `live_within`) its agent's last heartbeat, or for a run no
+    agent holds its own process's, is more than `live_within` seconds old; `lifecycle` then
+    closes its unfinished task runs and frees their slots. Otherwise `cancel_requested` is set
+    and the agent (or the process), told by its next heartbeat, ends it. Cancelling a cancelled
+    run changes nothing; a run that finished otherwise raises `Refused`."""
     now = time.time() if now is None else now
     run = _locked_run(session, flow_run_id)
     state = _state(run)
@@ -239,7 +248,12 @@ def cancel_run(session: Session, flow_run_id: str, *, now: float | None = None) 
         )
     if run.agent_id is None and (state is None or state in NOT_STARTED):
         _move(session, run.id, StateType.CANCELLED, now, "cancelled before it started")
-        _cancel_task_runs(session, run.id, now)
+    elif live_within is not None and (silence := _owner_silence(session, run, now)) is not None \
+            and silence > live_within:
+        owner = f"its agent {run.agent_id}" if run.agent_id else "its process"
+        _move(session, run.id, StateType.CANCELLED, now,
+              f"cancelled at once: {owner} sent no heartbeat for {silence:.0f} s, so nothing "
+              "was running it")
     elif not run.cancel_requested:
         run.cancel_requested = True
         run.updated_at = now
@@ -247,34 +261,10 @@ def cancel_run(session: Session, flow_run_id: str, *, now: float | None = None) 
     return run
 
 
-def _cancel_task_runs(session: Session, flow_run_id: str, now: float) -> None:
-    unfinished = session.scalars(
-        select(TaskRun.id)
-        .where(
-            TaskRun.flow_run_id == flow_run_id,
-            or_(
-                TaskRun.state_type.is_(None),
-                TaskRun.state_type.not_in([state.value for state in FINISHED_TYPES]),
-            ),
-        )
-        .order_by(TaskRun.id)
-    ).all()
-    for task_run_id in unfinished:
-        event = StateEvent(
-            flow_run_id=flow_run_id,
-            task_run_id=task_run_id,
-            state=StateSpec(
-                StateType.CANCELLED, message="its flow run was cancelled", timestamp=now
-            ),
-        )
-        set_run_state(session, event, now=now)
-    free_slots_of_flow_run(session, flow_run_id)
-
-
-def free_slots_of_flow_run(session: Session, flow_run_id: str) -> int:
-    """Give back every concurrency slot held by the flow run's task runs; how many."""
-    task_runs = select(TaskRun.id).where(TaskRun.flow_run_id == flow_run_id)
-    result = session.execute(
-        delete(ConcurrencySlot).where(ConcurrencySlot.task_run_id.in_(task_runs))
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+def _owner_silence(session: Session, run: FlowRun, now: float) -> float | None:
+    """Seconds since the run's owner (its agent, else its own process) last vouched for it."""
+    if run.agent_id is not None:
+        last = session.scalar(select(Agent.last_heartbeat).where(Agent.id == run.agent_id))
+    else:
+        last = run.heartbeat_at if run.heartbeat_at is not None else run.updated_at
+    return None if last is None else now - last

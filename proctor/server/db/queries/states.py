@@ -23,7 +23,7 @@ from sqlalchemy import column as sql_column
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from ....core.orchestration import Verdict, check_transition
+from ....core.orchestration import Verdict, check_transition, is_late_correction
 from ....core.states import DEFAULT_NAMES, FINISHED_TYPES, StateType
 from ..models import FlowRun, StateRecord, TaskRun
 from .specs import NotFound, StateEvent, new_id
@@ -67,6 +67,8 @@ class Outcome:
     duplicate: bool = False
     reason: str = ""
     rule: str = ""
+    #: Set when the accepted state ended a flow run (a `Finish`, for `lifecycle`).
+    finish: Any = None
 
 
 _DUPLICATE = Outcome(accepted=False, duplicate=True)
@@ -230,29 +232,75 @@ def mirror_state(run: Run, row: dict[str, Any], now: float) -> None:
         setattr(run, column, value)
 
 
-_VERDICTS: dict[tuple[str | None, StateType], Verdict] = {}
+_VERDICTS: dict[tuple[str | None, StateType, bool, bool], Verdict] = {}
 
 
-def _verdict(current: str | None, proposed: StateType) -> Verdict:
+def _verdict(
+    current: str | None, proposed: StateType, own_report: bool, current_forced: bool
+) -> Verdict:
     """`check_transition` for a current type as stored (a string, or None), remembered: the
-    rules are pure, and there are only so many pairs of types."""
-    key = (current, proposed)
+    rules are pure, and there are only so many combinations."""
+    key = (current, proposed, own_report, current_forced)
     verdict = _VERDICTS.get(key)
     if verdict is None:
-        verdict = check_transition(_TYPES[current] if current else None, proposed)
+        verdict = check_transition(_TYPES[current] if current else None, proposed,
+                                   own_report=own_report, current_forced=current_forced)
         _VERDICTS[key] = verdict
     return verdict
 
 
-def _judge(event: StateEvent, current: str | None) -> Outcome | bool:
+def _judge(
+    event: StateEvent, current: str | None, *, own_report: bool = False,
+    current_forced: bool = False,
+) -> Outcome | bool:
     """The refusal of `event` by the rules, or whether recording it is forced (an operator's
     `force` that overrides a refusal; a `force` on an allowed transition overrides nothing)."""
-    verdict = _verdict(current, event.state.type)
+    verdict = _verdict(current, event.state.type, own_report, bool(current_forced))
     if verdict.accepted:
         return False
     if not event.force:
         return Outcome(False, reason=verdict.reason, rule=verdict.rule)
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """A flow run that reached a final state in this transaction (what `lifecycle` follows up).
+
+    `previous` is the type it left; `corrected` is set when the run's own late report replaced
+    a CRASHED the server had inferred; `forced` when an operator forced the final state."""
+
+    flow_run_id: str
+    previous: str | None
+    state_type: str
+    forced: bool
+    corrected: bool
+
+
+#: Added to the message of a state that corrects an inferred CRASHED, so the history says so.
+CORRECTION_NOTE = "reported late by the run's own process; it corrects the Crashed state inferred"
+
+
+def _finish(run_id: str, previous: str | None, row: dict[str, Any],
+            corrected: bool) -> Finish | None:
+    """The `Finish` of a flow run whose newly recorded state `row` ends it, else None."""
+    if row["type"] not in _FINISHED or (previous in _FINISHED and not corrected):
+        return None
+    return Finish(run_id, previous, row["type"], bool(row["forced"]), corrected)
+
+
+def _corrects(event: StateEvent, current: str | None, current_forced: Any,
+              own_report: bool) -> bool:
+    if not own_report or current is None:
+        return False
+    return is_late_correction(_TYPES[current], event.state.type, own_report=True,
+                              current_forced=bool(current_forced))
+
+
+def _noted(row: dict[str, Any]) -> None:
+    """Say in a correcting state's message what it corrects."""
+    note = CORRECTION_NOTE
+    row["message"] = f"{row['message']} ({note})" if row["message"] else note
 
 
 def state_row(
@@ -308,6 +356,8 @@ class StateApplier:
         self._known_ids = known_ids
         self._now = time.time() if now is None else now
         self._rows: list[dict[str, Any]] = []
+        #: Flow runs that reached a final state, in order (see `Finish`).
+        self.finished: list[Finish] = []
 
     def apply(self, event: StateEvent) -> Outcome:
         """Check one event against the rules and, when accepted, record it."""
@@ -326,13 +376,18 @@ class StateApplier:
             if run is None:
                 return Outcome(False, reason=f"flow run {event.flow_run_id} does not exist")
             flow_run_id = run.id
-        forced = _judge(event, run.state_type)
+        previous = run.state_type
+        forced = _judge(event, previous)
         if isinstance(forced, Outcome):
             return forced
         row = state_row(event, flow_run_id, forced=forced, now=self._now, index=len(self._rows))
         mirror_state(run, row, self._now)
         self._rows.append(row)
         self._known_ids.add(row["id"])
+        if event.task_run_id is None:
+            finish = _finish(flow_run_id, previous, row, corrected=False)
+            if finish is not None:
+                self.finished.append(finish)
         return Outcome(True, row=row)
 
     def flush(self) -> int:
@@ -346,8 +401,10 @@ class StateApplier:
 
 
 #: What `BatchStateApplier` needs of a flow run / a task run (besides its id).
-FLOW_RUN_FIELDS = ("state_type", "start_time", "end_time")
-TASK_RUN_FIELDS = ("flow_run_id", "state_type", "start_time", "end_time", "attempts")
+FLOW_RUN_FIELDS = ("state_type", "state_forced", "start_time", "end_time")
+TASK_RUN_FIELDS = (
+    "flow_run_id", "state_type", "state_forced", "start_time", "end_time", "attempts",
+)
 
 
 class BatchStateApplier:
@@ -358,6 +415,9 @@ class BatchStateApplier:
     accepted event updates its run's dict in place with the run's new mirrored columns
     (`mirror_values`), and the run is listed in `changed_flow_runs` / `changed_task_runs`. The
     accepted history rows collect in `rows`, in order; the caller writes everything.
+
+    `own_report`: the events come from the runs' own processes (the recorder's batch), so a
+    late final state may correct a CRASHED the server inferred (`late-report-corrects-crash`).
     """
 
     def __init__(
@@ -367,14 +427,18 @@ class BatchStateApplier:
         task_runs: dict[str, dict[str, Any]],
         known_ids: set[str],
         now: float,
+        own_report: bool = False,
     ) -> None:
         self._flow_runs = flow_runs
         self._task_runs = task_runs
         self._known_ids = known_ids
         self._now = now
+        self._own_report = own_report
         self.rows: list[dict[str, Any]] = []
         self.changed_flow_runs: dict[str, dict[str, Any]] = {}
         self.changed_task_runs: dict[str, dict[str, Any]] = {}
+        #: Flow runs that reached a final state, in order (see `Finish`).
+        self.finished: list[Finish] = []
 
     def apply(self, event: StateEvent) -> Outcome | None:
         """Check one event against the rules and, when accepted, record it: None when accepted
@@ -398,15 +462,25 @@ class BatchStateApplier:
                 return Outcome(False, reason=f"flow run {event.flow_run_id} does not exist")
             flow_run_id = run_id
             changed = self.changed_flow_runs
-        forced = _judge(event, values["state_type"])
+        previous = values["state_type"]
+        current_forced = values.get("state_forced")
+        forced = _judge(event, previous, own_report=self._own_report,
+                        current_forced=current_forced)
         if isinstance(forced, Outcome):
             return forced
         rows = self.rows
         row = state_row(event, flow_run_id, forced=forced, now=self._now, index=len(rows))
+        corrected = _corrects(event, previous, current_forced, self._own_report)
+        if corrected:
+            _noted(row)
         mirror_values(values, row, self._now, task_run=task_run_id is not None)
         rows.append(row)
         self._known_ids.add(row["id"])
         changed[run_id] = values
+        if task_run_id is None:
+            finish = _finish(run_id, previous, row, corrected)
+            if finish is not None:
+                self.finished.append(finish)
         return None
 
 
@@ -442,6 +516,8 @@ def set_run_state(
     )
     outcome = applier.apply(event)
     applier.flush()
+    if applier.finished:
+        return Outcome(outcome.accepted, outcome.row, finish=applier.finished[-1])
     return outcome
 
 
