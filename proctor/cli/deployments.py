@@ -93,7 +93,8 @@ def list_deployments(
 
 @app.command("pause")
 def pause(reference: Name, api_url: str = ApiUrl) -> None:
-    """Pause a deployment: its future scheduled runs are removed until it is resumed."""
+    """Pause a deployment: its scheduled runs already due are cancelled (they stay listed, with
+    a message), its future ones removed until it is resumed."""
     client, deployment = _find(api_url, reference)
     done = call_api(client.pause_deployment, deployment["id"])
     typer.echo(f"Paused {done['flow_name']}/{done['name']}.")

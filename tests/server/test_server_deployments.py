@@ -185,8 +185,11 @@ class TestRunsOfADeployment:
                           params={"limit": 0}).status_code == 422
 
 
-class TestChangesRemoveAutoScheduledRuns:
-    def test_pause_removes_unclaimed_auto_runs_and_resume_brings_them_back(
+class TestChangesSettleUnstartedRuns:
+    """What a pause, a re-deploy or a delete does to the runs no agent took (the rule is in
+    docs/schedules.md; tests/faults/test_scheduling_faults.py drives it with a chosen clock)."""
+
+    def test_pause_cancels_due_auto_runs_removes_future_ones_and_resume_brings_them_back(
         self, client, deploy, ids
     ):
         deployment = deploy(schedule=EVERY_5_MIN)
@@ -198,8 +201,10 @@ class TestChangesRemoveAutoScheduledRuns:
 
         paused = client.post(f"/api/deployments/{deployment['id']}/pause")
         assert paused.status_code == 200 and paused.json()["paused"] is True
-        left = {run["id"] for run in runs_of(client, deployment["id"])}
-        assert left == {manual["id"], taken["flow_run"]["id"]}
+        left = {run["id"]: run["state_type"] for run in runs_of(client, deployment["id"])}
+        assert left.pop(manual["id"]) == "SCHEDULED"  # made by hand: untouched
+        assert left.pop(taken["flow_run"]["id"]) == "PENDING"  # an agent has it: untouched
+        assert list(left.values()) == ["CANCELLED"] * 9  # due, never started: kept, cancelled
         assert scheduler(client).run_once(now) == 0  # paused: nothing is scheduled
         assert client.post(f"/api/deployments/{deployment['id']}/pause").status_code == 200
 
@@ -227,7 +232,7 @@ class TestChangesRemoveAutoScheduledRuns:
         times = [run["expected_start_time"] for run in runs_of(client, deployment["id"])]
         assert len(times) == 10 and all(t % 3600 == 0 for t in times)
 
-    def test_delete_removes_unstarted_runs_and_keeps_history(self, client, deploy, ids):
+    def test_delete_cancels_unstarted_runs_and_keeps_history(self, client, deploy, ids):
         deployment = deploy()
         path = f"/api/deployments/{deployment['id']}/runs"
         due = client.post(path, json={"scheduled_time": time.time() - 10}).json()
@@ -236,7 +241,9 @@ class TestChangesRemoveAutoScheduledRuns:
         waiting = client.post(path, json={"scheduled_time": 3e9}).json()
         assert client.delete(f"/api/deployments/{deployment['id']}").status_code == 204
         assert client.get(f"/api/deployments/{deployment['id']}").status_code == 404
-        assert client.get(f"/api/flow_runs/{waiting['id']}").status_code == 404
+        cancelled = client.get(f"/api/flow_runs/{waiting['id']}").json()
+        assert cancelled["state_type"] == "CANCELLED"
+        assert cancelled["state"]["message"].startswith("deployment deleted at ")
         assert client.get(f"/api/flow_runs/{due['id']}").json()["state_type"] == "PENDING"
         assert client.delete(f"/api/deployments/{deployment['id']}").status_code == 404
 

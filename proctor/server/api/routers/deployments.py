@@ -38,8 +38,9 @@ def upsert_deployment(
     body: DeploymentCreate, database: DB, request: Request, response: Response
 ) -> DeploymentRead:
     """201 with a new deployment; 200 when the flow already had one of this name, updated with
-    the fields given. A changed schedule, parameters, tags, queue or retries, or pausing, removes
-    the deployment's auto-scheduled runs that no agent took; the scheduler makes new ones."""
+    the fields given. A changed schedule, parameters, tags, queue or retries, or pausing,
+    cancels the deployment's auto-scheduled runs that came due and never started (with a
+    message saying why) and removes its future ones, which the scheduler makes again."""
     spec = convert.deployment_spec(body)
 
     def work(session: Session) -> tuple[DeploymentRead, bool]:
@@ -96,8 +97,9 @@ def _set_paused(database: DB, deployment_id: str, paused: bool) -> DeploymentRea
 
 @router.post("/{deployment_id}/pause", response_model=DeploymentRead)
 def pause_deployment(deployment_id: DeploymentId, database: DB) -> DeploymentRead:
-    """Stop scheduling: the auto-scheduled runs that no agent took are removed. On-demand runs
-    can still be created."""
+    """Stop scheduling: auto-scheduled runs that came due and never started are cancelled (with
+    a message saying when the deployment was paused), future ones removed. On-demand runs can
+    still be created, and run."""
     return _set_paused(database, deployment_id, True)
 
 
@@ -105,7 +107,8 @@ def pause_deployment(deployment_id: DeploymentId, database: DB) -> DeploymentRea
 def resume_deployment(
     deployment_id: DeploymentId, database: DB, request: Request
 ) -> DeploymentRead:
-    """Schedule again, from now on (missed times are not made up for)."""
+    """Schedule again, from now on: the times that passed while it was paused get no runs,
+    and the runs cancelled by the pause stay cancelled."""
     deployment = _set_paused(database, deployment_id, False)
     wake_service(request, "scheduler")
     return deployment
@@ -113,7 +116,8 @@ def resume_deployment(
 
 @router.delete("/{deployment_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_deployment(deployment_id: DeploymentId, database: DB) -> Response:
-    """Delete the deployment and its runs that no agent took; other runs stay as history."""
+    """Delete the deployment. Its runs stay as history; those that had not started are
+    cancelled with a message (future auto-scheduled ones are removed)."""
     database.transact(lambda session: q.delete_deployment(session, deployment_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -37,6 +37,7 @@ from ....schedules import schedule_from_dict
 from ..models import Deployment, FlowRun
 from .flow_runs import create_flow_run
 from .flows import upsert_flow
+from .lifecycle import record_flow_run_state
 from .specs import (
     DEPLOYMENT_DEFAULTS,
     DeploymentRunSpec,
@@ -49,7 +50,6 @@ from .specs import (
     StateSpec,
     new_id,
 )
-from .states import set_run_state
 
 #: States of a run that has not been taken by an agent yet (what "unstarted" runs means).
 UNSTARTED = (StateType.SCHEDULED.value, StateType.LATE.value)
@@ -236,8 +236,9 @@ def settle_unstarted_runs(
     of `reason` ("deployment paused at ..."), as of `now`; see the module docstring.
 
     Auto-scheduled runs due at or before `now` become CANCELLED with the message "<reason>;
-    this run was due at <time> and will not run", through the orchestration rules, so the
-    change shows in the run's history; those due later are removed. Runs made by hand are left
+    this run was due at <time> and will not run", through the orchestration rules and the
+    follow-up of a run's end (`lifecycle`), so the change shows in the run's history; those due
+    later are removed. Runs made by hand are left
     alone, unless `hand_made` (the deployment is going away): then they are cancelled too,
     whenever due. PostgreSQL: the rows are locked before they change; one an agent is claiming
     right now is waited for, and is no longer unstarted when the claim has committed.
@@ -266,7 +267,7 @@ def settle_unstarted_runs(
             flow_run_id=run_id,
             state=StateSpec(StateType.CANCELLED, message=message, timestamp=now),
         )
-        cancelled += bool(set_run_state(session, event, now=now).accepted)
+        cancelled += bool(record_flow_run_state(session, event, now=now).accepted)
     future = delete(FlowRun).where(
         *unstarted,
         FlowRun.auto_scheduled.is_(True),

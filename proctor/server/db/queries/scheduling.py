@@ -7,10 +7,16 @@ servers) never make a run twice:
    (`scheduled:<deployment id>:<epoch seconds>`), so "the 09:00 run" has one name whoever makes it.
 2. A pass over a chunk of deployments first locks their rows with `FOR UPDATE SKIP LOCKED`
    (PostgreSQL): a second scheduler skips the deployments the first is working on, and a pause or
-   re-deploy waits for the chunk's transaction to finish (then removes what it made). SQLite's
-   `BEGIN IMMEDIATE` already runs the passes one at a time.
+   re-deploy waits for the chunk's transaction to finish (then settles what it made: see
+   `deployments`). SQLite's `BEGIN IMMEDIATE` already runs the passes one at a time.
 3. The unique constraint on (flow_id, idempotency_key) refuses what slips through anyway;
    `Database.transact` then retries the chunk, which finds the runs and makes none.
+
+A run a pause or re-deploy cancelled keeps its key, so a pass (even one planned earlier, with an
+earlier clock) never makes its time again; the future runs those changes remove free their keys
+for the runs made again at the same times. A duplicate "seen" in a listing of runs is worth
+checking against the keys first: `GET /api/flow_runs` pages by offset, and a run made between two
+page requests shows the last run of a page once more at the top of the next.
 
 Why chunks: one transaction per deployment and one ORM flush per run made a pass over 10,000
 deployments cost minutes. A chunk (`schedule_deployments`) costs a fixed handful of statements:
