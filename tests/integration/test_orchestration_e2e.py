@@ -17,6 +17,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from run_listing import all_runs  # each run once, though the scheduler adds runs meanwhile
 
 from proctor.schedules import IntervalSchedule
 
@@ -96,15 +97,6 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, every=0
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def all_runs(api, deployment_id: str) -> list[dict]:
-    runs: list[dict] = []
-    while True:
-        page = api.list_flow_runs(deployment_id=deployment_id, limit=100, offset=len(runs))
-        runs += page
-        if len(page) < 100:
-            return runs
 
 
 def spans(path: Path) -> list[tuple[float, float]]:
