@@ -17,6 +17,8 @@
 | `PROCTOR_AGENT_TIMEOUT` | `90` | seconds without heartbeat: agent offline, its runs CRASHED |
 | `PROCTOR_AGENT_FORGET_AFTER` | `86400` | seconds silent before an offline agent is unlisted |
 | `PROCTOR_HEARTBEAT_INTERVAL` | `5` | seconds between heartbeats of a recorded run's process |
+| `PROCTOR_ALLOWED_HOSTS` | `--host`, loopback | Host names served (comma-separated; `*`: any) |
+| `PROCTOR_UI_SESSION_TTL` | `43200` (12 h) | seconds a web UI login lasts (unless logged out) |
 """
 
 from __future__ import annotations
@@ -137,3 +139,30 @@ def agent_forget_after() -> float:
     web UI) unless it still holds unfinished runs (`PROCTOR_AGENT_FORGET_AFTER`, default 86400:
     a day). Its row stays, for the runs that name it."""
     return _positive("PROCTOR_AGENT_FORGET_AFTER", 86400.0, "seconds")
+
+
+#: Host names every server answers to, whatever it was told: this machine's loopback names.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def allowed_hosts() -> tuple[str, ...] | None:
+    """The Host names the server answers (`PROCTOR_ALLOWED_HOSTS`, comma-separated, e.g.
+    `proctor.example.com,10.0.0.5`; `*` answers any). None when unset: the server then answers
+    its bind address and `LOOPBACK_HOSTS` only, so a web page whose name resolves to this machine
+    (DNS rebinding) is not served."""
+    raw = os.environ.get("PROCTOR_ALLOWED_HOSTS", "").strip()
+    if not raw:
+        return None
+    names = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for name in names:
+        if name != "*" and ("/" in name or " " in name):
+            raise ValueError(
+                f"PROCTOR_ALLOWED_HOSTS lists host names, not URLs: {name!r} (write e.g. "
+                "proctor.example.com,10.0.0.5)")
+    return names
+
+
+def ui_session_ttl() -> float:
+    """Seconds a login to the web UI lasts (`PROCTOR_UI_SESSION_TTL`, default 43200: 12 hours),
+    counted from the login; logging out ends the session at once."""
+    return _positive("PROCTOR_UI_SESSION_TTL", 43200.0, "seconds")

@@ -12,7 +12,9 @@ the same database.
 The database is `PROCTOR_DATABASE_URL` (default: an SQLite file in `PROCTOR_HOME`). The server
 binds to 127.0.0.1 unless told otherwise: exposing it is a decision, made with `--host` (and
 `PROCTOR_API_KEY`). FastAPI, SQLAlchemy and uvicorn are imported inside the commands, so
-`proctor --help` does not pay for them.
+`proctor --help` does not pay for them. The server answers only the Host names it knows (the
+`--host` address, the loopback names, or `PROCTOR_ALLOWED_HOSTS`): reached by another name,
+for example through --host 0.0.0.0 and the machine's name, list that name there.
 
 Two hidden options serve `proctor dev`, which starts the server as its child: `--fd N` serves on
 a listening socket the parent bound already (so the server that answers on the port is surely
@@ -126,7 +128,10 @@ def start_command(
     with _database(database_url) as database:
         migrate.upgrade(database)
         try:
-            app = create_app(database.url, services=services)
+            # The address it listens on is a Host name it answers (besides the loopback names,
+            # or PROCTOR_ALLOWED_HOSTS); with --fd the parent chose a loopback address.
+            app = create_app(database.url, services=services,
+                             hosts=(host,) if fd is None else ())
         except ValueError as exc:  # a PROCTOR_* setting that cannot be read
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(EXIT_FAILED) from exc

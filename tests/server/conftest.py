@@ -31,6 +31,9 @@ ENABLE_POSTGRES = (
     "start PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) "
     "or set PROCTOR_TEST_POSTGRES_URL"
 )
+#: Where test clients send their requests: a Host name the server answers (the default
+#: `testserver` is not one; see proctor.server.api.guards).
+BASE_URL = "http://127.0.0.1"
 
 
 
@@ -132,7 +135,7 @@ def make_client(database_url: str, monkeypatch: pytest.MonkeyPatch):
     def make(**env: str) -> TestClient:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        client = TestClient(create_app(database_url, services=False))
+        client = TestClient(create_app(database_url, services=False), base_url=BASE_URL)
         client.__enter__()
         clients.append(client)
         return client

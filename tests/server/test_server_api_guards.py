@@ -202,7 +202,7 @@ def test_a_server_bug_is_a_logged_500_not_a_crash(client, caplog):
     client.app.add_api_route("/api/broken", broken)
     from fastapi.testclient import TestClient
 
-    with TestClient(client.app, raise_server_exceptions=False) as raw:
+    with TestClient(client.app, raise_server_exceptions=False, base_url=client.base_url) as raw:
         response = raw.get("/api/broken")
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error"}

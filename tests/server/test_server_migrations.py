@@ -17,7 +17,7 @@ from proctor.server.db.models import TABLE_NAMES, Base
 
 EXPECTED_TABLES = {
     "flows", "flow_runs", "task_runs", "states", "logs", "deployments", "work_queues",
-    "agents", "concurrency_limits", "concurrency_slots",
+    "agents", "concurrency_limits", "concurrency_slots", "ui_sessions",
 }
 
 

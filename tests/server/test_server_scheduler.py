@@ -190,7 +190,7 @@ class TestTheLoop:
         monkeypatch.setenv("PROCTOR_SCHEDULER_INTERVAL", "30")  # only a wake-up can be in time
         body = {"flow_name": "etl", "name": "live", "entrypoint": "etl.py:etl",
                 "schedule": {"kind": "interval", "interval": 3600}}
-        with TestClient(create_app(database_url)) as client:
+        with TestClient(create_app(database_url), base_url="http://127.0.0.1") as client:
             deployment = client.post("/api/deployments", json=body).json()
             path = f"/api/deployments/{deployment['id']}/scheduled"
             deadline = time.monotonic() + 10

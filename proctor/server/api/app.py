@@ -8,7 +8,7 @@ app starts (its lifespan), so a fresh database is ready before the first request
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -19,8 +19,10 @@ from ..db import migrate
 from ..db.engine import Database
 from ..services import Services
 from ..ui import mount_ui
+from ..ui.session import SessionStore
 from .deps import require_api_key
 from .errors import install_error_handlers
+from .guards import HostGuard, OriginGuard, allowed_host_names
 from .metrics import RequestMetrics
 from .middleware import BodyLimit, RequestTimer
 from .routers import (
@@ -41,17 +43,24 @@ DESCRIPTION = (
 
 
 def create_app(
-    database_url: str | None = None, *, apply_migrations: bool = True, services: bool = True
+    database_url: str | None = None,
+    *,
+    apply_migrations: bool = True,
+    services: bool = True,
+    hosts: Sequence[str] = (),
 ) -> FastAPI:
     """The API over `database_url` (default: `PROCTOR_DATABASE_URL`, else an SQLite file in
-    `PROCTOR_HOME`). The API key, body limit and service settings are read from the environment
-    now.
+    `PROCTOR_HOME`). The API key, body limit, allowed hosts, UI session and service settings
+    are read from the environment now.
 
     With `apply_migrations` (the default) the database is brought up to date when the app
     starts; the engine is disposed when it stops. With `services` (the default) the scheduler
     and the reaper run in background threads while the app runs; tests turn them off and call
-    their `run_once(now)` with the time they choose.
+    their `run_once(now)` with the time they choose. `hosts` are the addresses the server
+    listens on (`--host`): Host names it answers besides `PROCTOR_ALLOWED_HOSTS` (default: the
+    loopback names; see `guards`).
     """
+    allowed_hosts = allowed_host_names(hosts, settings.allowed_hosts())
     database = Database(database_url or settings.database_url())
     background = Services.for_database(database) if services else None
 
@@ -70,16 +79,25 @@ def create_app(
                 await run_in_threadpool(background.stop)
             database.dispose()
 
-    app = FastAPI(title="Proctor", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # The API's own pages (/docs, /redoc, /openapi.json) are served by the UI, behind the key.
+    app = FastAPI(title="Proctor", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.database = database
     app.state.api_key = settings.api_key()
+    app.state.ui_sessions = (
+        SessionStore(database, app.state.api_key, settings.ui_session_ttl())
+        if app.state.api_key is not None else None
+    )
     app.state.agent_timeout = settings.agent_timeout()
     app.state.agent_forget_after = settings.agent_forget_after()
     app.state.services = None
     app.state.request_metrics = RequestMetrics()
     install_error_handlers(app)
-    # Added innermost first: the timer sees every request, the 413 answers included.
+    # Added innermost first: the timer sees every request, the 400/403/413 answers included;
+    # the Host and then the Origin are checked before any body is read.
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes())
+    app.add_middleware(OriginGuard)
+    app.add_middleware(HostGuard, allowed=allowed_hosts)
     app.add_middleware(RequestTimer, metrics=app.state.request_metrics)
 
     app.include_router(health.router)

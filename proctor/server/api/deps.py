@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..db.engine import Database
 from ..db.queries import Page
-from ..ui.session import has_session
+from ..ui.session import CSRF_HEADER, SAFE_METHODS, current_session, store_of
 from .schemas import ID_PATTERN, Name
 
 #: Largest offset a list accepts (deeper pages are better reached with filters).
@@ -35,20 +35,47 @@ DB = Annotated[Database, Depends(get_database)]
 _bearer = HTTPBearer(auto_error=False, description="The server's PROCTOR_API_KEY")
 
 
+#: The 403 detail of a change that carries the UI's cookie but not its CSRF token.
+MISSING_CSRF = (
+    "this request is authenticated by the web UI's session cookie but does not carry that "
+    "session's CSRF token: "
+    f"send the {CSRF_HEADER} header (the UI's pages carry it in <meta name=\"proctor-csrf\">), "
+    "or authenticate with 'Authorization: Bearer <PROCTOR_API_KEY>' instead of the cookie"
+)
+
+
+def bearer_key_matches(request: Request) -> bool:
+    """Does the request carry `Authorization: Bearer <key>` with the server's key? Compared in
+    constant time, so response times do not leak the key."""
+    expected: str | None = request.app.state.api_key
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if expected is None or scheme.lower() != "bearer" or not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
 def require_api_key(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """Refuse (401) a request without the right `Authorization: Bearer <key>` when the server
-    has a key. Compared in constant time, so response times do not leak the key. The web UI's
-    session cookie (set by its login page, SameSite=Strict) is accepted in its place."""
-    expected: str | None = request.app.state.api_key
-    if expected is None:
+    has a key. The web UI's session cookie (set by its login page, SameSite=Strict) is accepted
+    in its place; a change (POST, PUT, PATCH, DELETE) made with the cookie must also carry the
+    session's CSRF token (403 without it), since a browser sends the cookie with requests that
+    other pages make too."""
+    if request.app.state.api_key is None:
         return
-    given = credentials.credentials if credentials is not None else ""
-    if not credentials and has_session(request):  # the web UI's own requests
-        return
-    if not credentials or not hmac.compare_digest(given.encode(), expected.encode()):
+    if credentials is None:
+        session_id = current_session(request)  # the web UI's own requests
+        if session_id is not None:
+            store = store_of(request)
+            if request.method not in SAFE_METHODS and (
+                store is None or not store.csrf_matches(session_id,
+                                                        request.headers.get(CSRF_HEADER))
+            ):
+                raise HTTPException(status.HTTP_403_FORBIDDEN, detail=MISSING_CSRF)
+            return
+    if not bearer_key_matches(request):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="missing or wrong API key: send 'Authorization: Bearer <PROCTOR_API_KEY>'",

@@ -1,4 +1,5 @@
-"""Two ASGI middlewares: a cap on request body size, and a timer feeding `/metrics`.
+"""Two ASGI middlewares: a cap on request body size, and a timer feeding `/metrics` (and
+the JSON refusal they and the guards send).
 
 Both are plain ASGI (no `BaseHTTPMiddleware`), so they add no task or stream copying per request.
 """
@@ -14,7 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .metrics import RequestMetrics
 
 
-async def _send_json(send: Send, status: int, detail: str) -> None:
+async def send_json(send: Send, status: int, detail: str) -> None:
+    """Answer `{"detail": detail}` with `status` and close the connection (the body, if any,
+    was not read)."""
     body = json.dumps({"detail": detail}).encode()
     await send(
         {
@@ -51,10 +54,10 @@ class BodyLimit:
             try:
                 length = int(declared)
             except ValueError:
-                await _send_json(send, 400, "Content-Length is not a number")
+                await send_json(send, 400, "Content-Length is not a number")
                 return
             if length > self.max_bytes:
-                await _send_json(send, 413, self._too_large())
+                await send_json(send, 413, self._too_large())
                 return
         chunks: list[bytes] = []
         size = 0
@@ -66,7 +69,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _send_json(send, 413, self._too_large())
+                await send_json(send, 413, self._too_large())
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)

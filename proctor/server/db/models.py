@@ -337,5 +337,19 @@ class ConcurrencySlot(Base):
     acquired_at: Mapped[float] = mapped_column(Double)
 
 
+class UISession(Base):
+    """A login to the web UI. Only the SHA-256 of the session id is kept: a copy of this table
+    cannot be turned into a cookie. The row's absence (logout, expiry) ends the session in every
+    server process on the database at once."""
+
+    __tablename__ = "ui_sessions"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    #: Hex SHA-256 of the random session id the cookie carries (signed).
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double)
+
+
 #: Every table the migrations must create (checked by the tests).
 TABLE_NAMES = tuple(sorted(Base.metadata.tables))

@@ -6,9 +6,12 @@ other client's request. A page asked with `?fragment=1` returns only its content
 script uses that to refresh live panels without a reload.
 
 Access: without `PROCTOR_API_KEY` every page is open (the server listens on 127.0.0.1 by
-default). With a key, a page asks for it once (`/login`) and keeps a session cookie derived from
-it (HttpOnly, SameSite=Strict); the API accepts that cookie as well as the bearer header, so the
-page's own requests need no key in script.
+default). With a key, a page asks for it once (`/login`), which opens a session of its own
+(`session`: random, signed, expiring after `PROCTOR_UI_SESSION_TTL`, ended by `/logout`) kept in
+an HttpOnly, SameSite=Strict cookie; the API accepts that cookie as well as the bearer header,
+so the page's own requests need no key in script. Every page carries the session's CSRF token
+(`<meta name="proctor-csrf">`, and a hidden field in the logout form), which the script sends
+with each change it asks of the API.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -24,12 +28,20 @@ from urllib.parse import parse_qs, quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from ...core.states import DEFAULT_NAMES, StateType
 from ..db import queries as q
 from . import charts, data
 from .graph import NODE_HEIGHT, NODE_WIDTH, edge_path
-from .session import COOKIE, has_session, session_token
+from .session import (
+    COOKIE,
+    CSRF_FIELD,
+    csrf_token,
+    current_session,
+    has_session,
+    store_of,
+)
 
 HERE = Path(__file__).parent
 #: Log levels offered by the log filter.
@@ -109,6 +121,14 @@ def _state_name(state_type: str | None) -> str:
         return str(state_type)
 
 
+def _json_value(value: Any) -> str:
+    """A value as one line of JSON, returned as plain text so that autoescaping applies: in an
+    attribute (`value="{{ v|json_value }}"`) its quotes become `&#34;` and cannot end the
+    attribute. (Jinja's `tojson` is marked safe and leaves `"` as it is: it is meant for
+    `<script>` blocks and single-quoted attributes only.)"""
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),
@@ -118,7 +138,8 @@ def _environment() -> Environment:
     )
     env.filters.update(when=_when, ago=_ago, state_class=_state_class, state_name=_state_name,
                        tojson_text=lambda v: json.dumps(v, indent=2, sort_keys=True,
-                                                        default=str))
+                                                        default=str),
+                       json_value=_json_value)
     env.globals.update(duration=_duration, edge_path=edge_path, node_width=NODE_WIDTH,
                        node_height=NODE_HEIGHT, levels=LEVELS, urlencode=urlencode,
                        windows=list(charts.WINDOWS), state_types=[s.value for s in StateType])
@@ -130,9 +151,11 @@ _env = _environment()
 
 def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
     fragment = request.query_params.get("fragment") == "1"
+    session_id = current_session(request)
     body = _env.get_template(template).render(
         request=request, fragment=fragment, path=request.url.path,
-        protected=request.app.state.api_key is not None and has_session(request), **values,
+        protected=session_id is not None, csrf_token=csrf_token(request),
+        csrf_field=CSRF_FIELD, **values,
     )
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
@@ -150,6 +173,13 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
+def login_form(request: Request, status: int = 200) -> HTMLResponse:
+    """The login form, coming back to this page once logged in (for pages that answer 401
+    themselves instead of redirecting, such as /docs)."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return render(request, "login.html", status=status, next=_safe_next(target), error=None)
+
+
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:  # noqa: A002
     if request.app.state.api_key is None:
@@ -164,21 +194,40 @@ async def login(request: Request) -> Response:
     key = (form.get("key") or [""])[0]
     target = _safe_next((form.get("next") or ["/"])[0])
     expected = request.app.state.api_key
-    if expected is None:
+    store = store_of(request)
+    if expected is None or store is None:
         return RedirectResponse(target, status_code=303)
+    await run_in_threadpool(current_session, request)  # the page's header reads it
     if not hmac.compare_digest(key.encode(), expected.encode()):
         return render(request, "login.html", status=401, next=target,
                       error="That is not this server's API key (PROCTOR_API_KEY).")
+    old = request.cookies.get(COOKIE)
+    if old:  # a new login replaces the browser's previous session
+        await run_in_threadpool(store.close, old)
+    cookie = await run_in_threadpool(store.open)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, session_token(expected), httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")
+    response.set_cookie(COOKIE, cookie, max_age=math.ceil(store.ttl), httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https", path="/")
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+async def logout(request: Request) -> Response:
+    """End the session for good (every server process on the database refuses it from now
+    on), then forget the cookie. The form must carry the session's CSRF token, so another
+    page cannot log the user out."""
+    store = store_of(request)
+    cookie = request.cookies.get(COOKIE, "")
+    session_id = await run_in_threadpool(current_session, request)
+    if store is not None and session_id is not None:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
+        if not store.csrf_matches(session_id, (form.get(CSRF_FIELD) or [""])[0]):
+            return JSONResponse({"detail": (
+                f"logout refused: the form lacks this session's CSRF token ({CSRF_FIELD}); "
+                "use the Log out button of a page of this server")}, status_code=403)
+        await run_in_threadpool(store.close, cookie)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 

@@ -5,6 +5,16 @@
 
 const LEVELS = { 10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL" };
 
+/* Headers of a change asked of the API: JSON, and the session's CSRF token when the server has
+   a key (the page carries it in <meta name="proctor-csrf">; without it a change made with the
+   session cookie is refused). */
+function changeHeaders() {
+  const headers = { "Content-Type": "application/json" };
+  const meta = document.querySelector('meta[name="proctor-csrf"]');
+  if (meta) headers["X-Proctor-CSRF"] = meta.content;
+  return headers;
+}
+
 async function apiError(response) {
   try {
     const body = await response.json();
@@ -45,7 +55,7 @@ document.addEventListener("click", async (event) => {
   if (!button) return;
   if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
   button.disabled = true;
-  const response = await fetch(button.dataset.action, { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" }, body: "{}" });
+  const response = await fetch(button.dataset.action, { method: "POST", credentials: "same-origin", headers: changeHeaders(), body: "{}" });
   if (response.ok) { window.location.reload(); return; }
   button.disabled = false;
   window.alert(await apiError(response));
@@ -91,7 +101,7 @@ document.addEventListener("submit", async (event) => {
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   const response = await fetch("/api/deployments/" + form.dataset.deployment + "/runs", {
-    method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+    method: "POST", credentials: "same-origin", headers: changeHeaders(),
     body: JSON.stringify({ parameters: values }),
   });
   button.disabled = false;
