@@ -36,8 +36,12 @@ class PortHolder:
     pid: int
     command: str
 
-    def describe(self) -> str:
-        return f"process {self.pid} ({self.command})" if self.command else f"process {self.pid}"
+    def describe(self, width: int = 200) -> str:
+        """`process PID (command line)`, the command on one line and cut at `width`."""
+        command = " ".join(self.command.split())
+        if len(command) > width:
+            command = command[: width - 3] + "..."
+        return f"process {self.pid} ({command})" if command else f"process {self.pid}"
 
 
 class PortInUse(ProctorError):
