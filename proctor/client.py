@@ -96,7 +96,8 @@ class ProctorClient:
 
     def set_flow_run_state(self, run_id: str, state: Mapping, force: bool = False) -> dict:
         return self.request(
-            "POST", f"/api/flow_runs/{run_id}/state", json={"state": dict(state), "force": force}
+            "POST", f"/api/flow_runs/{_segment(run_id)}/state",
+            json={"state": dict(state), "force": force},
         )
 
     def send_events(
@@ -184,12 +185,27 @@ class ProctorClient:
 
     # -- agents and work queues -----------------------------------------------------------------
     def agent_heartbeat(
-        self, agent_id: str, name: str, work_queue_name: str, labels: Iterable[str] = ()
+        self,
+        agent_id: str,
+        name: str,
+        work_queue_name: str,
+        labels: Iterable[str] = (),
+        running: Iterable[str] | None = None,
     ) -> dict:
-        """Tell the server the agent is alive; the answer lists runs to cancel (`cancel`)."""
-        body = {"id": agent_id, "name": name, "work_queue_name": work_queue_name,
-                "labels": list(labels)}
+        """Tell the server the agent is alive; the answer lists runs to cancel (`cancel`). With
+        `running` (the runs the agent has), the server reconciles and lists runs to stop at
+        once (`stop`) and claims it gave back (`released`)."""
+        body: dict[str, Any] = {"id": agent_id, "name": name, "work_queue_name": work_queue_name,
+                                "labels": list(labels)}
+        if running is not None:
+            body["running"] = list(running)
         return self.request("POST", "/api/agents/heartbeat", json=body)
+
+    def flow_run_heartbeat(self, flow_run_ids: Iterable[str]) -> dict:
+        """The process running these flow runs is alive; the answer lists runs to cancel
+        (`cancel`) and runs the server ended or does not know (`ended`)."""
+        return self.request("POST", "/api/flow_runs/heartbeat",
+                            json={"flow_run_ids": list(flow_run_ids)})
 
     def list_agents(self) -> list[dict]:
         return _items(self.request("GET", "/api/agents"))

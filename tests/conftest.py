@@ -6,6 +6,8 @@ import pytest
 
 os.environ.setdefault("PROCTOR_LOGGING_CONSOLE", "false")
 os.environ.pop("PROCTOR_EXECUTOR", None)
+# Recorded runs heartbeat often enough for the fast agent timeout (3 s) of the test servers.
+os.environ.setdefault("PROCTOR_HEARTBEAT_INTERVAL", "0.5")
 
 
 @pytest.fixture(autouse=True)

@@ -3,17 +3,27 @@
 One iteration, `run_once(now)`, is a numbered pipeline with every clock read passed in, so tests
 drive the agent one step at a time against a real server:
 
-1. heartbeat (every `heartbeat_interval`): say we are alive; stop the runs the server lists for
-   cancellation;
+1. heartbeat (every `heartbeat_interval`): say we are alive and which runs we run (claimed,
+   started, or still to report); stop the runs the server lists for cancellation, and kill at
+   once those it says it ended or gave to someone else (the fence: a run the server declared
+   crashed must not go on beside its retry);
 2. reap: collect processes that ended and report what their run could not (see below);
 3. escalate: SIGKILL processes asked to stop more than `cancel_grace` seconds ago;
 4. claim (when slots are free and a poll is due): up to `limit - running` due runs;
 5. launch the claimed runs, or release them when the agent is stopping.
 
-What the agent reports itself, since the run's own process could not:
-- a process asked to stop (cancellation, or shutdown) ends CANCELLED (forced);
-- a process that exited while its run is not finished ends CRASHED (the process died, was
-  killed from outside, or the interpreter broke before the engine could record an end).
+Only code under the agent's code roots runs (`agent.code_roots`): an entrypoint elsewhere is
+refused, and the run ends FAILED without its file being imported. Each run gets a private
+folder holding its parameters (never on a command line) and the result file its process
+writes the moment the run ends.
+
+What the agent reports itself, when the server does not know the end yet:
+- the state the run's process wrote to its result file (the server was down when it ended);
+- a process asked to stop (cancellation, or shutdown) ends CANCELLED;
+- a process that exited with nothing written ends CRASHED (it died, was killed from outside,
+  or the interpreter broke before the engine could record an end); the server retries it when
+  the deployment allows.
+Final states are never forced: a run that ended meanwhile keeps its true end.
 
 Stopping (`request_stop`, what SIGINT and SIGTERM do): claim nothing more; release runs claimed
 but not started, so another agent takes them at once; let running runs finish for up to
@@ -25,10 +35,13 @@ of their work, and running it twice is for the flow's retries to decide, not the
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections import deque
@@ -41,10 +54,13 @@ from ..client import ApiError, ProctorClient
 from ..core.errors import ProctorError
 from ..core.ids import new_id
 from ..core.states import FINISHED_TYPES
+from .code_roots import CodeRootError, normalize_roots, resolve_entrypoint
 from .processes import FlowRunProcess, execute_command
 
 _log = logging.getLogger("proctor.agent")
 _FINISHED = {t.value for t in FINISHED_TYPES}
+#: A run in one of these has ended, as far as its agent is concerned.
+_SETTLED = _FINISHED | {"PAUSED"}
 #: What `Agent._api` answers instead of raising.
 UNREACHABLE, REFUSED = object(), object()
 
@@ -63,6 +79,8 @@ class AgentSettings:
     cancel_grace: float = 10.0
     shutdown_grace: float = 30.0
     workdir: Path | None = None
+    #: Folders whose code this agent may run (default: `workdir`); see `agent.code_roots`.
+    code_roots: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.limit < 1 or self.limit > 100:
@@ -92,6 +110,7 @@ class Agent:
         self.id = new_id()
         self.name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
         self.workdir = (settings.workdir or Path.cwd()).resolve()
+        self.code_roots = normalize_roots(settings.code_roots, self.workdir)
         self.client = ProctorClient(settings.api_url)
         self.env = env
         self.running: dict[str, FlowRunProcess] = {}
@@ -182,14 +201,40 @@ class Agent:
         return restore
 
     # -- 1. heartbeat ---------------------------------------------------------------------------
+    def holding(self) -> list[str]:
+        """The runs this agent has: running, claimed and not started, or still to report."""
+        ids = set(self.running)
+        ids.update(claim["flow_run"]["id"] for claim in self.claimed)
+        ids.update(run_id for run_id, _, _ in self._unreported)
+        return sorted(ids)
+
     def _heartbeat(self, now: float, tick: Tick) -> None:
         self._next_heartbeat = now + self.settings.heartbeat_interval
         answer = self._api(self.client.agent_heartbeat, self.id, self.name,
-                           self.settings.work_queue, self.settings.labels)
+                           self.settings.work_queue, self.settings.labels, self.holding())
         if not isinstance(answer, dict):
             return
         for run_id in answer.get("cancel") or []:
             self._cancel(run_id, now, tick)
+        for run_id in answer.get("stop") or []:
+            self._fence(run_id, tick)
+        for run_id in answer.get("released") or []:
+            _log.warning("flow run %s was claimed for this agent but the answer never came; "
+                         "the server gave it back to the queue", run_id)
+
+    def _fence(self, run_id: str, tick: Tick) -> None:
+        """The server ended this run (or gave it to another agent): kill it now, without a
+        state of its own (the server's stands), so that it never runs beside its retry."""
+        proc = self.running.get(run_id)
+        if proc is not None and not proc.fenced:
+            _log.warning("flow run %s (%s): the server has ended it or given it to another "
+                         "agent; killing its process %d", run_id, proc.label, proc.pid)
+            proc.fence()
+            tick.stopping.append(run_id)
+        for claim in list(self.claimed):
+            if claim["flow_run"]["id"] == run_id:
+                self.claimed.remove(claim)
+        self._unreported = [item for item in self._unreported if item[0] != run_id]
 
     def _cancel(self, run_id: str, now: float, tick: Tick) -> None:
         proc = self.running.get(run_id)
@@ -203,14 +248,14 @@ class Agent:
         for claim in list(self.claimed):
             if claim["flow_run"]["id"] == run_id:
                 self.claimed.remove(claim)
-                self._report(run_id, "CANCELLED", "cancelled before it started", force=True)
+                self._report(run_id, "CANCELLED", "cancelled before it started")
                 return
         if run_id in self._cancel_seen:
             return
         self._cancel_seen.add(run_id)
         run = self._api(self.client.read_flow_run, run_id)
         if isinstance(run, dict) and run.get("state_type") not in _FINISHED:
-            self._report(run_id, "CANCELLED", "cancelled on request", force=True)
+            self._report(run_id, "CANCELLED", "cancelled on request")
 
     # -- 2. reap --------------------------------------------------------------------------------
     def _reap(self, now: float, tick: Tick) -> None:
@@ -223,23 +268,37 @@ class Agent:
 
     def _settle(self, proc: FlowRunProcess, code: int) -> str:
         """Report what the ended process could not; the run's final state type."""
+        try:
+            return self._conclude(proc, code)
+        finally:
+            proc.cleanup()
+
+    def _conclude(self, proc: FlowRunProcess, code: int) -> str:
         run_id = proc.flow_run_id
+        if proc.fenced:
+            _log.info("flow run %s (%s): its process was stopped; the server's end stands",
+                      run_id, proc.label)
+            return "?"
         run = self._api(self.client.read_flow_run, run_id)
         state = run.get("state_type") if isinstance(run, dict) else None
-        # A stopped run ends CANCELLED, unless it had ended on its own just before the signal
-        # (it exited normally, with its final state recorded): then that state stands.
-        if proc.stop_requested_at is not None and not (code >= 0 and state in _FINISHED):
-            self._report(run_id, "CANCELLED", proc.stop_reason, force=True)
+        if state in _SETTLED:
+            _log.info("flow run %s (%s) ended: %s", run_id, proc.label, state)
+            return state
+        # The server does not know how the run ended (or could not be asked): say it.
+        result = proc.result()
+        if result is not None:
+            self._report(run_id, result["type"], result.get("message") or "")
+            _log.info("flow run %s (%s) ended %s (reported by its agent)", run_id, proc.label,
+                      result["type"])
+            return result["type"]
+        if proc.stop_requested_at is not None:
+            self._report(run_id, "CANCELLED", proc.stop_reason)
             _log.info("flow run %s (%s) cancelled: %s", run_id, proc.label, proc.stop_reason)
             return "CANCELLED"
-        if isinstance(run, dict) and state not in _FINISHED:
-            how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            self._report(run_id, "CRASHED",
-                         f"its process {proc.pid} {how} before the run finished")
-            _log.error("flow run %s (%s) crashed: process %s", run_id, proc.label, how)
-            return "CRASHED"
-        _log.info("flow run %s (%s) ended: %s", run_id, proc.label, state or "?")
-        return state or "?"
+        how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        self._report(run_id, "CRASHED", f"its process {proc.pid} {how} before the run finished")
+        _log.error("flow run %s (%s) crashed: process %s", run_id, proc.label, how)
+        return "CRASHED"
 
     # -- 4. claim -------------------------------------------------------------------------------
     def claim(self, now: float) -> list[str]:
@@ -281,14 +340,34 @@ class Agent:
         entrypoint = deployment.get("entrypoint")
         label = f"{run.get('flow_name')}/{deployment.get('name', '?')}"
         if not entrypoint:
-            self._report(run["id"], "FAILED", "its deployment has no entrypoint", force=True)
+            self._report(run["id"], "FAILED", "its deployment has no entrypoint")
             return
-        command = execute_command(run["id"], entrypoint, run.get("parameters") or {},
-                                  self.client.api_url)
         try:
-            proc = FlowRunProcess.start(run["id"], label, command, cwd=self.workdir,
-                                        env=self.env, now=now)
+            target = resolve_entrypoint(entrypoint, roots=self.code_roots, base=self.workdir)
+        except CodeRootError as exc:
+            _log.error("flow run %s (%s) refused: %s", run["id"], label, exc)
+            self._report(run["id"], "FAILED", f"agent {self.name}: {exc}")
+            return
+        if not target.file.is_file():
+            message = (f"cannot load {entrypoint}: {target.file}: no such file on host "
+                       f"{socket.gethostname()} (agent {self.name}, working directory "
+                       f"{self.workdir}); deploy the flow from a folder this agent can read, or "
+                       "start an agent where the file is")
+            _log.error("flow run %s (%s): %s", run["id"], label, message)
+            self._report(run["id"], "FAILED", message)
+            return
+        run_dir = Path(tempfile.mkdtemp(prefix=f"proctor-run-{run['id'][:8]}-"))
+        parameters = run_dir / "parameters.json"
+        try:
+            fd = os.open(parameters, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(run.get("parameters") or {}, fh)
+            command = execute_command(run["id"], target.reference, parameters,
+                                      self.client.api_url, result_file=run_dir / "result.json")
+            proc = FlowRunProcess.start(run["id"], label, command, cwd=target.workdir,
+                                        env=self.env, now=now, run_dir=run_dir)
         except OSError as exc:
+            shutil.rmtree(run_dir, ignore_errors=True)
             self._report(run["id"], "CRASHED", f"the agent could not start its process: {exc}")
             return
         self.running[run["id"]] = proc

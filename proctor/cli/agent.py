@@ -3,7 +3,8 @@
 The agent runs in the foreground until Ctrl-C (or SIGTERM): it then claims nothing more, gives
 back what it claimed but did not start, lets running runs finish for `--shutdown-grace` seconds
 and stops the rest (reported Cancelled); a second Ctrl-C stops them at once. How it works:
-`proctor.agent`. Relative entrypoints resolve against the directory the agent starts in.
+`proctor.agent`. Relative entrypoints resolve against the directory the agent starts in, and
+only code under the agent's code roots runs (`--code-root`, default that directory).
 """
 
 from __future__ import annotations
@@ -41,9 +42,15 @@ def start(
     cancel_grace: Annotated[float, typer.Option(
         "--cancel-grace", min=0, help="Seconds between SIGTERM and SIGKILL when a run is "
         "stopped.")] = 10.0,
+    code_root: Annotated[list[str] | None, typer.Option(
+        "--code-root", help="A folder whose flows this agent may run (repeat for several; "
+        "default: the current directory). Entrypoints elsewhere, symlinks resolved, are "
+        "refused.", show_default=False)] = None,
     api_url: str = ApiUrl,
 ) -> None:
     """Take due runs from a work queue and run each in its own process, until Ctrl-C."""
+    from pathlib import Path
+
     from ..agent import Agent, AgentSettings
     from ..core.errors import ProctorError
 
@@ -55,6 +62,7 @@ def start(
             api_url=url, work_queue=queue, limit=limit, labels=tuple(label or ()), name=name,
             poll_interval=poll_interval, heartbeat_interval=heartbeat_interval,
             cancel_grace=cancel_grace, shutdown_grace=shutdown_grace,
+            code_roots=tuple(Path(root) for root in code_root or ()),
         )
         agent = Agent(settings)
     except ProctorError as exc:

@@ -5,7 +5,9 @@ runs it). The reference is a deployment when it does not mention `.py` and names
 file or directory: `etl/nightly` (flow/deployment), `nightly`, or a deployment id.
 
 Exit codes: 0 when the flow run did not fail, 1 when it failed, 2 for bad usage (a reference,
-parameter or executor that is wrong), so scripts and CI can tell the three apart.
+parameter or executor that is wrong), so scripts and CI can tell the three apart; 130 when it
+was stopped (Ctrl-C, SIGTERM, a closed terminal, a cancel from the server), after the run was
+recorded CANCELLED with the reason.
 """
 
 from __future__ import annotations
@@ -120,6 +122,9 @@ def run_command(
     # A live bar only on a terminal: piped into a file or CI log it would be noise.
     progress = make_progress(err) if err.is_terminal else None
     observer = RunProgress(progress, f"flow {flow.name}")
+    from ..engine.interrupts import install_stop_signals, reason_of
+
+    restore = install_stop_signals()
     try:
         with console_logging(err), progress or nullcontext():
             state = run_flow(flow, params, chosen, observer)
@@ -127,6 +132,11 @@ def run_command(
         fail(str(exc))
     except ProctorError as exc:  # the flow could not start (a definition problem)
         fail(f"flow {flow.name!r} from {loaded.reference} could not run: {exc}", EXIT_FAILED)
+    except KeyboardInterrupt as exc:
+        err.print(f"Flow run {flow.name!r} stopped ({reason_of(exc)}): recorded as Cancelled.")
+        exit_interrupted()
+    finally:
+        restore()
 
     # Tracebacks of failed tasks were logged (to stderr) as they happened; the table sums up.
     rows = list(observer.rows.values())
@@ -134,6 +144,26 @@ def run_command(
     out.print(state_line(flow.name, state))
     if state.is_failed():
         raise typer.Exit(EXIT_FAILED)
+
+
+def exit_interrupted() -> None:
+    """Leave with status 130 now. Tasks still running on threads would hold the interpreter
+    at exit (their pool joins them), so the process leaves without waiting for them: the run
+    was already recorded as stopped."""
+    import os
+    import sys
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()
+           if t is not threading.main_thread()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_INTERRUPTED)
+
+
+#: The exit status of a stopped run (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 def is_deployment_reference(reference: str) -> bool:

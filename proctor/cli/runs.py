@@ -152,18 +152,19 @@ def sync_outbox(
     api_url: str = ApiUrl,
     timeout: float = typer.Option(60.0, "--timeout", min=1.0, help="Seconds to keep trying."),
 ) -> None:
-    """Send what recorded runs could not deliver (kept in $PROCTOR_HOME/outbox) to the server.
+    """Send what recorded runs could not deliver to this server (kept in its own folder of
+    $PROCTOR_HOME/outbox) to it.
 
     Runs that record to a server keep their events on disk when the server is down or refuses
     their key; the next recorded run sends them first. This sends them now, without a run.
     """
-    from .. import settings
     from ..client import api_url_from_env
     from ..recording.api import ApiRecorder
+    from ..recording.outbox import outbox_dir
     from .api import DEFAULT_API_URL
 
     url = api_url or api_url_from_env() or DEFAULT_API_URL
-    outbox = settings.home() / "outbox"
+    outbox = outbox_dir(url)
     recorder = ApiRecorder(url, close_timeout=timeout)
     waiting = recorder.pending()
     if not waiting:

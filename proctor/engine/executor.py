@@ -40,6 +40,11 @@ class Executor:
     def shutdown(self) -> None:
         """Release what `start` acquired; called once at the end of a run."""
 
+    def abandon(self) -> None:
+        """Release what `start` acquired without waiting for work under way: the run was
+        interrupted (Ctrl-C, SIGTERM, a cancel) and must end now. Default: `shutdown`."""
+        self.shutdown()
+
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Future | DoneFuture:
         raise NotImplementedError
 
@@ -54,8 +59,11 @@ class Executor:
         self.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.shutdown()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            self.abandon()  # an interrupt: do not wait for the tasks under way
+        else:
+            self.shutdown()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

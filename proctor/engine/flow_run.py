@@ -4,6 +4,12 @@
 the same `GraphRun`, the same rule for the final state (`core.flow_state`), and the same wrapper
 for what happens around attempts: flow transitions (Pending -> Running -> [Retrying -> Running]
 -> final) told to observers, state handlers and hooks, and whole-flow retries.
+
+A run always reaches a final state that observers (the recorder) are told about, even when it
+does not end on its own: an interrupt (Ctrl-C, SIGTERM, a cancel; see `engine.interrupts`) ends
+it CANCELLED with the reason, and an error of the machinery rather than of the tasks (an
+executor that cannot start, a Dask scheduler out of reach) ends it CRASHED with the error. The
+exception is raised again afterwards, so the caller still sees it.
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from ..core.hooks import Hooks
 from ..core.ids import new_id
 from ..core.resume import Resumption
 from ..core.retries import RetryPolicy
-from ..core.states import Failed, Pending, Retrying, Running, State
+from ..core.states import Cancelled, Crashed, Failed, Pending, Retrying, Running, State
 from .dynamic import DynamicSink, resolve_returned
 from .executor import Executor
 from .graph_run import GraphRun
 from .hooks import call_hooks, run_state_handlers
+from .interrupts import reason_of
 from .logs import FLOW_LOGGER, configure_console
 from .observers import RunObserver
 from .task_runner import user_traceback
@@ -156,12 +163,13 @@ def _run_attempts(
     configure_console()
     ctx = FlowRunContext(flow_run_id or new_id(), name, parameters)
     token = FLOW_RUN.set(ctx)
+    current: State = Pending()  # the last state observers were told
     try:
-        old: State = Pending()
         number = 1
         while True:
             running = Running()
-            _transition(owner, ctx, hooks, observers, old, running)
+            _transition(owner, ctx, hooks, observers, current, running)
+            current = running
             _log.info("Flow run %r started%s", name,
                       f" (attempt {number})" if number > 1 else "", extra=_extra(ctx))
             state = attempt(ctx)
@@ -175,14 +183,35 @@ def _run_attempts(
                 ).with_changes(exception=state.exception, traceback=state.traceback)
                 _log.warning("Flow run %r: %s", name, retrying.message, extra=_extra(ctx))
                 _transition(owner, ctx, hooks, observers, running, retrying)
+                current = retrying
                 time.sleep(delay)
-                old, number = retrying, number + 1
+                number += 1
                 continue
             _transition(owner, ctx, hooks, observers, running, state, handled=True)
+            current = state
             _log_end(ctx, state)
             return state
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, a cancel: see engine.interrupts
+        if not current.is_finished():
+            _end_abruptly(owner, ctx, hooks, observers, current, Cancelled(reason_of(exc)))
+        raise
+    except Exception as exc:  # the machinery failed, not a task (their errors are states)
+        if not current.is_finished():
+            crashed = Crashed(f"the run could not go on: {type(exc).__name__}: {exc}",
+                              exception=exc)
+            _end_abruptly(owner, ctx, hooks, observers, current, crashed)
+        raise
     finally:
         FLOW_RUN.reset(token)
+
+
+def _end_abruptly(
+    owner: Any, ctx: FlowRunContext, hooks: Hooks, observers: list[RunObserver],
+    current: State, final: State,
+) -> None:
+    """Tell everyone the run ended in `final` although no attempt finished."""
+    _transition(owner, ctx, hooks, observers, current, final, handled=True)
+    _log_end(ctx, final)
 
 
 def _transition(

@@ -36,6 +36,17 @@ class PoolExecutor(Executor):
             self._pool.shutdown(wait=True)
             self._pool = None
 
+    def abandon(self) -> None:
+        """Drop queued tasks and return at once; tasks under way are left to finish (threads
+        cannot be stopped) or stopped with their processes (`ProcessExecutor`)."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            self._stop_workers(pool)
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _stop_workers(self, pool: FuturesPool) -> None:
+        """Stop the pool's workers where that is possible (processes)."""
+
     def _running_pool(self) -> FuturesPool:
         if self._pool is None:
             self.start()

@@ -53,6 +53,14 @@ class ProcessExecutor(PoolExecutor):
             context.set_forkserver_preload(["proctor.executors.processes"])
         return ProcessPoolExecutor(self.max_workers, mp_context=context)
 
+    def _stop_workers(self, pool: Any) -> None:
+        """Kill the worker processes: an interrupted run must not leave tasks running."""
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            try:
+                process.kill()
+            except (OSError, ValueError, AttributeError):
+                pass
+
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Future:
         pool = self._running_pool()
         try:

@@ -16,10 +16,14 @@ until the server answers. Every item carries an id chosen here, so a batch sent 
 was lost) is recorded once.
 
 Memory is bounded: past `max_pending` queued items, new items go to an outbox file on disk
-(`$PROCTOR_HOME/outbox/`), in order, and are sent once the queue drains. At the end of a run the
-recorder waits up to `close_timeout` seconds for delivery; what is still unsent then stays in the
-outbox, and the next recorder to start in this home (any run reporting to any server URL) sends
-it first.
+(`$PROCTOR_HOME/outbox/<server>/`, see `recording.outbox`), in order, and are sent once the
+queue drains. At the end of a run the recorder waits up to `close_timeout` seconds for delivery
+(`PROCTOR_API_FLUSH_TIMEOUT`; an agent's flow process waits as long as its agent lets it); what
+is still unsent then stays in that server's outbox, and the next recorder that reports to the
+same server sends it first.
+
+While it records, the recorder also heartbeats for its runs (`recording.heartbeat`), so the
+server knows they are being run, and stops a run the server wants cancelled.
 
 Nothing is dropped but what the server refuses outright, one event at a time: text is cleaned
 before it is queued (NUL and unpaired surrogates, which a database cannot store, become U+FFFD);
@@ -45,11 +49,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import settings
 from ..client import ApiError, ProctorClient, ServerUnreachable
 from ..core.ids import new_id
 from ..core.states import State
 from ..engine.observers import RunObserver
+from . import outbox
+from .heartbeat import RunHeartbeat
 
 _log = logging.getLogger("proctor.recording")
 MESSAGE_LIMIT = 20_000
@@ -325,15 +330,31 @@ class ApiRecorder(RunObserver):
         self._flushing = 0  # flush() calls waiting: send what is queued without waiting
         # Does the server apply a task run's `state`? None until an answer tells.
         self._server_folds: bool | None = None
-        self._outbox_dir = settings.home() / "outbox"
+        self._outbox_dir = outbox.outbox_dir(self.api_url)
         self._outbox: Path | None = None  # our spill file while spilling
         self._outbox_offset = 0
-        self._backlog = self._claim_old_outboxes()
+        self._backlog = outbox.claim(self._outbox_dir)
+        #: Flow runs the server has (their creation was answered): the heartbeat's runs.
+        self._created: list[str] = []
+        self._owner_is_main = threading.current_thread() is threading.main_thread()
         self._handler = _RunLogHandler(self)
         logging.getLogger("proctor").addHandler(self._handler)
         self._thread = threading.Thread(target=self._send_loop, name="proctor-recorder",
                                         daemon=True)
         self._thread.start()
+        self._heartbeat = RunHeartbeat(self.api_url, lambda: list(self._created),
+                                       api_key=api_key, on_stop=self._stop_run)
+
+    def _stop_run(self, run_id: str, reason: str) -> None:
+        """The server wants the run stopped: interrupt the main thread, which runs it (the
+        engine records CANCELLED with `reason`)."""
+        if not self._owner_is_main:
+            _log.warning("flow run %s should stop (%s), but it is not run by the main thread; "
+                         "it goes on", run_id, reason)
+            return
+        from ..engine.interrupts import interrupt_main
+
+        interrupt_main(reason)
 
     # -- observer events (the engine's thread: only appends) ------------------------------------
     def flow_run_transition(self, flow_run: Any, old: State, new: State) -> None:
@@ -387,7 +408,7 @@ class ApiRecorder(RunObserver):
 
     def _spill(self, items: list) -> None:
         if self._outbox is None:
-            self._outbox_dir.mkdir(parents=True, exist_ok=True)
+            outbox.prepare(self._outbox_dir, self.api_url)
             # names sort by creation time: leftovers of several runs are sent oldest first
             self._outbox = self._outbox_dir / f"{time.time_ns():020d}-{new_id()[:8]}.jsonl"
             self._outbox_offset = 0
@@ -414,29 +435,6 @@ class ApiRecorder(RunObserver):
         if at_end:
             self._outbox.unlink(missing_ok=True)
             self._outbox = None
-
-    def _claim_old_outboxes(self) -> deque:
-        """Items left unsent by earlier runs in this home: sent before anything new."""
-        backlog: deque = deque()
-        if not self._outbox_dir.is_dir():
-            return backlog
-        for path in sorted(self._outbox_dir.glob("*.jsonl")):
-            claimed = path.with_suffix(f".{new_id()[:8]}.sending")
-            try:
-                path.rename(claimed)  # two recorders never take the same file
-            except OSError:
-                continue
-            try:
-                for line in claimed.read_text(encoding="utf-8").splitlines():
-                    kind, item = json.loads(line)
-                    backlog.append((kind, item))
-            except (OSError, ValueError) as exc:
-                _log.error("unreadable outbox file %s kept aside: %s", claimed, exc)
-                continue
-            claimed.unlink(missing_ok=True)
-        if backlog:
-            _log.info("sending %d event(s) left over from earlier runs", len(backlog))
-        return backlog
 
     # -- sending (the recorder's own thread) ----------------------------------------------------
     def _next_batch(self) -> list:
@@ -619,6 +617,7 @@ class ApiRecorder(RunObserver):
         """What the answer tells: whether the server applies a task run's state (and, when it
         does not, the same events sent again with those states apart), and what it rejected."""
         if not request.body:
+            self._created.append(request.batch[0][1]["id"])
             return
         if request.carried and request.folds is None:
             answered = _answered(answer)
@@ -659,9 +658,16 @@ class ApiRecorder(RunObserver):
         return True
 
     def close(self) -> bool:
-        """Flush, stop the sender, detach from logging. False if items were left in the outbox."""
+        """Flush, stop the sender, detach from logging. False if items were left in the outbox.
+        An interrupt while flushing (a second Ctrl-C) saves what is unsent to the outbox and is
+        raised again."""
         logging.getLogger("proctor").removeHandler(self._handler)
-        delivered = self.flush()
+        try:
+            delivered = self.flush()
+        except BaseException:
+            self._abandon()
+            raise
+        self._heartbeat.close()
         with self._cond:
             self._closing = True
             if not delivered:
@@ -677,6 +683,15 @@ class ApiRecorder(RunObserver):
                 self.api_url, self.close_timeout, self._outbox_dir,
             )
         return delivered
+
+    def _abandon(self) -> None:
+        """Stop now: what is unsent goes to the outbox."""
+        self._heartbeat.close()
+        with self._cond:
+            self._closing = True
+            self._save_leftovers()
+            self._cond.notify_all()
+        _log.warning("recording interrupted; undelivered events wait in %s", self._outbox_dir)
 
     def _save_leftovers(self) -> None:
         """Everything unsent, in order, into one new outbox file (called with the lock)."""

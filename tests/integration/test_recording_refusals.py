@@ -136,7 +136,7 @@ def test_a_refused_api_key_keeps_every_event_for_later(listener, tmp_path, monke
     caplog.set_level(logging.ERROR, logger="proctor.recording")
     assert flow.run(observers=[recorder]).is_successful()
     assert recorder.close() is False  # not delivered ...
-    outbox = list((tmp_path / "outbox").glob("*.jsonl"))
+    outbox = list((tmp_path / "outbox").glob("*/*.jsonl"))
     kept = "".join(p.read_text() for p in outbox)
     assert outbox and all(f"line {i}" in kept for i in range(5))  # ... but kept
     assert any("refused this client's API key" in r.getMessage() for r in caplog.records)
@@ -149,7 +149,7 @@ def test_a_refused_api_key_keeps_every_event_for_later(listener, tmp_path, monke
     assert again.close() is True
     assert listener.logs.count("line 0") == 2  # the kept run's, then the new run's
     assert all(f"line {i}" in listener.logs for i in range(1, 5))
-    assert not list((tmp_path / "outbox").glob("*.jsonl"))
+    assert not list((tmp_path / "outbox").glob("*/*.jsonl"))
 
 
 def test_runs_sync_sends_the_outbox_without_a_run(listener, tmp_path, monkeypatch):
@@ -174,7 +174,7 @@ def test_runs_sync_sends_the_outbox_without_a_run(listener, tmp_path, monkeypatc
     refused = sync("--timeout", "1")
     assert refused.returncode == 1
     assert "what is left stays in" in refused.stderr
-    assert list((tmp_path / "outbox").glob("*.jsonl"))  # still kept
+    assert list((tmp_path / "outbox").glob("*/*.jsonl"))  # still kept
     listener.status = None
     done = sync()
     assert done.returncode == 0, done.stderr

@@ -12,6 +12,7 @@ FLOW_RUN_KEYS = {
     "id", "flow_id", "flow_name", "name", "parameters", "tags", "deployment_id",
     "idempotency_key", "state", "state_type", "start_time", "end_time", "created_at",
     "updated_at", "work_queue_name", "expected_start_time", "auto_scheduled", "agent_id",
+    "heartbeat_at",
     "cancel_requested", "retry_of", "retry_count", "max_retries",
 }
 TASK_RUN_KEYS = {

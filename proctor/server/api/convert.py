@@ -146,6 +146,7 @@ def flow_run_read(run: FlowRun) -> s.FlowRunRead:
         expected_start_time=run.expected_start_time,
         auto_scheduled=bool(run.auto_scheduled),
         agent_id=run.agent_id,
+        heartbeat_at=run.heartbeat_at,
         cancel_requested=bool(run.cancel_requested),
         retry_of=run.retry_of,
         retry_count=run.retry_count or 0,

@@ -196,6 +196,8 @@ class FlowRunRead(BaseModel):
     expected_start_time: float | None
     auto_scheduled: bool
     agent_id: str | None
+    #: The last heartbeat of the process running the run (null until it sends one).
+    heartbeat_at: float | None = None
     cancel_requested: bool
     retry_of: str | None
     retry_count: int

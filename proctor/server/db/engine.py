@@ -24,8 +24,10 @@ PostgreSQL needs none of this: it runs at READ COMMITTED and the query verbs loc
 change (`SELECT ... FOR UPDATE`). Deadlocks and serialization failures are retried by `transact`.
 
 `last_outage_at` remembers when a transaction last failed because the database could not be
-reached or used (an outage, a lost connection, a lock wait that ran out): while it lasts no
-heartbeat can be recorded, so the reaper must not take the silence for dead agents.
+reached or used (an outage, a lost connection, a lock wait that ran out): meanwhile heartbeats
+could not be recorded, so the reaper must not take the silence for dead agents. (A heartbeat
+that only waited for a slow writer is stamped when its transaction begins, so it is never
+recorded older than it is.)
 """
 
 from __future__ import annotations

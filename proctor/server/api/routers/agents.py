@@ -41,9 +41,11 @@ def heartbeat(body: AgentHeartbeat, database: DB, request: Request) -> Heartbeat
     spec = q.AgentSpec(
         id=body.id, name=body.name, work_queue_name=body.work_queue_name, labels=body.labels
     )
-    now = time.time()
 
     def work(session: Session) -> HeartbeatAnswer:
+        # Stamped once the write transaction has begun: a heartbeat that waited for a slow
+        # writer must not be recorded as older than it is.
+        now = time.time()
         agent, cancel = q.record_heartbeat(session, spec, now=now)
         read = convert.agent_read(agent, now=now, timeout=_timeout(request))
         if body.running is None:
