@@ -31,6 +31,7 @@ from tests.server.conftest import (  # noqa: E402, F401 - fixtures, found by nam
     deploy,
     ids,
     make_client,
+    new_run,
     postgres_url,
     sqlite_template,
 )

@@ -68,3 +68,30 @@ def test_ordinary_life_of_a_run_is_accepted(current, proposed):
 
 def test_rules_have_unique_names():
     assert len({r.name for r in RULES}) == len(RULES)
+
+
+class TestFinalStatesAreFinal:
+    @pytest.mark.parametrize("current", [T.SUCCESS, T.FAILED, T.CRASHED, T.TIMED_OUT])
+    def test_a_finished_run_is_not_relabelled_cancelled(self, current):
+        verdict = check_transition(current, T.CANCELLED)
+        assert not verdict.accepted and verdict.rule == "finished-stays-finished"
+
+
+class TestLateReportCorrectsCrash:
+    @pytest.mark.parametrize("proposed", [T.SUCCESS, T.FAILED, T.CANCELLED, T.TIMED_OUT])
+    def test_the_runs_own_report_replaces_an_inferred_crash(self, proposed):
+        assert check_transition(T.CRASHED, proposed, own_report=True).accepted
+
+    def test_nobody_else_may(self):
+        assert not check_transition(T.CRASHED, T.SUCCESS).accepted
+
+    def test_an_operators_forced_crash_stands(self):
+        verdict = check_transition(T.CRASHED, T.SUCCESS, own_report=True, current_forced=True)
+        assert not verdict.accepted
+
+    @pytest.mark.parametrize("current", [T.SUCCESS, T.FAILED, T.CANCELLED])
+    def test_only_a_crash_is_corrected(self, current):
+        assert not check_transition(current, T.TIMED_OUT, own_report=True).accepted
+
+    def test_a_correction_is_a_final_state(self):
+        assert not check_transition(T.CRASHED, T.RUNNING, own_report=True).accepted
