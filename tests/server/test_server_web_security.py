@@ -313,9 +313,9 @@ class TestSessions:
         assert keyed.get("/api/flows").status_code == 401
 
 
-# -- /docs, /redoc, /openapi.json -----------------------------------------------------------------
+# -- /docs, /openapi.json -------------------------------------------------------------------------
 class TestDocs:
-    @pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
+    @pytest.mark.parametrize("path", ["/docs", "/openapi.json"])
     def test_without_the_key_they_are_401(self, keyed, path):
         answer = keyed.get(path)
         assert answer.status_code == 401
@@ -329,12 +329,15 @@ class TestDocs:
         assert "/api/flow_runs" in keyed.get("/openapi.json", headers=BEARER).json()["paths"]
         assert keyed.get("/docs", headers=BEARER).status_code == 200
         login(keyed)
-        for path in ("/docs", "/redoc", "/openapi.json"):
+        for path in ("/docs", "/openapi.json"):
             assert keyed.get(path).status_code == 200, path
 
-    @pytest.mark.parametrize("path", ["/docs", "/redoc"])
-    def test_the_pages_carry_the_ui_policy_and_load_nothing_from_elsewhere(self, client, path):
-        answer = client.get(path)
+    def test_redoc_is_gone_for_the_swagger_page(self, keyed):
+        answer = keyed.get("/redoc", follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/docs"
+
+    def test_the_page_carries_the_ui_policy_and_loads_nothing_from_elsewhere(self, client):
+        answer = client.get("/docs")
         assert answer.status_code == 200
         assert answer.headers["content-security-policy"] == (
             PAGE_HEADERS["Content-Security-Policy"])

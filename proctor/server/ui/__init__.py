@@ -1,5 +1,5 @@
 """The web UI, served by the API server at `/` (see `routes` for pages and access, `session`
-for logins, `docs` for the API reference pages)."""
+for logins, `docs` for the API reference page)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def mount_ui(app: FastAPI) -> None:
-    """Add the UI's pages, the API reference pages and their static files (CSS, scripts) to
+    """Add the UI's pages, the API reference page and their static files (CSS, scripts) to
     the API app."""
     from . import docs
     from .routes import router

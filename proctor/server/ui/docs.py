@@ -1,5 +1,5 @@
-"""The API's own reference pages: `/openapi.json`, `/docs` (Swagger UI) and `/redoc` (ReDoc),
-behind the key like the rest of the API and served entirely by this server.
+"""The API's own reference: `/openapi.json` and `/docs` (Swagger UI), behind the key like the
+rest of the API and served entirely by this server.
 
 Why not FastAPI's built-in pages: they are open whatever the key, they load their script and
 style from a CDN (so a page of the server runs code the server did not ship, and breaks
@@ -8,13 +8,16 @@ offline), and they start with an inline script, which the UI's Content-Security-
 
 - `/openapi.json` needs the bearer key or a UI session (401 otherwise, like every API route);
   the schema lists every route and field, which is no business of someone without the key.
-- `/docs` and `/redoc` need the same; without it they answer 401 with the login form, which
-  comes back to the page once logged in.
-- Their scripts and styles are files of an installed package (the `server` extra's
-  `fastapi-offline`, used for its bundled Swagger UI 5 and ReDoc 2 files only, under
-  `/docs-static/`) started by the UI's own `docs.js`; the pages carry the UI's CSP, so nothing
-  from elsewhere can load or run. Swagger UI's "Try it out" calls send the session's CSRF
-  token, as the UI's own calls do.
+- `/docs` needs the same; without it, it answers 401 with the login form, which comes back to
+  the page once logged in.
+- Its script and style are files of an installed package (the `server` extra's
+  `fastapi-offline`, used for its bundled Swagger UI 5 files only, under `/docs-static/`;
+  `swagger-ui-bundle` ships Swagger UI 4, which refuses OpenAPI 3.1 schemas), started by the
+  UI's own `docs.js`; the page carries the UI's CSP, so nothing from elsewhere can load or run.
+  Swagger UI's "Try it out" calls send the session's CSRF token, as the UI's own calls do.
+- There is no ReDoc page: the same package ships ReDoc 2, but ReDoc asks a CDN for its logo on
+  every page and runs its search in a `blob:` worker, both of which the CSP refuses (errors on
+  every load). Rather than loosen the policy, `/redoc` sends the browser to `/docs`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import importlib.util
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from ..api.deps import bearer_key_matches
 from .routes import UIError, login_form, render
@@ -31,15 +34,15 @@ from .session import has_session
 
 #: The installed package whose Swagger UI and ReDoc files the pages use.
 ASSET_PACKAGE = "fastapi_offline"
-#: The files the pages load, all from `/docs-static/`.
-ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
+#: The files the page loads, from `/docs-static/`.
+ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")
 
 router = APIRouter(include_in_schema=False)
 
 
 def asset_folder() -> Path | None:
-    """The folder of the bundled Swagger UI and ReDoc files, found without importing the
-    package; None when it is not installed (or lacks a file the pages need)."""
+    """The folder of the bundled Swagger UI files, found without importing the package; None
+    when it is not installed (or lacks a file the page needs)."""
     spec = importlib.util.find_spec(ASSET_PACKAGE)
     for location in (spec.submodule_search_locations or []) if spec else []:
         folder = Path(location) / "static"
@@ -61,21 +64,18 @@ def openapi_schema(request: Request) -> Response:
     return JSONResponse(request.app.openapi())
 
 
-def _page(request: Request, template: str) -> Response:
+@router.get("/docs", response_class=HTMLResponse)
+def swagger_page(request: Request) -> Response:
     if not _allowed(request):
         return login_form(request, status=401)
     if asset_folder() is None:
         return render(request, "error.html", status=503, message=str(UIError(
-            f"the API reference pages need the {ASSET_PACKAGE} package (Swagger UI and ReDoc "
-            "files); install the server extra: pip install 'proctor[server]'")))
-    return render(request, template, openapi_url="/openapi.json")
+            f"the API reference page needs the {ASSET_PACKAGE} package (its Swagger UI files); "
+            "install the server extra: pip install 'proctor[server]'")))
+    return render(request, "docs.html", openapi_url="/openapi.json")
 
 
-@router.get("/docs", response_class=HTMLResponse)
-def swagger_page(request: Request) -> Response:
-    return _page(request, "docs.html")
-
-
-@router.get("/redoc", response_class=HTMLResponse)
-def redoc_page(request: Request) -> Response:
-    return _page(request, "redoc.html")
+@router.get("/redoc")
+def redoc_page() -> Response:
+    """No ReDoc page (see the module docstring): the Swagger UI one."""
+    return RedirectResponse("/docs", status_code=303)

@@ -1,6 +1,6 @@
-/* Starts the API reference pages (/docs: Swagger UI, /redoc: ReDoc) from the server's own
-   files: an inline script would be refused by the pages' Content-Security-Policy. Swagger UI's
-   "Try it out" calls carry the session's CSRF token, as the UI's own calls do. */
+/* Starts the API reference page (/docs: Swagger UI) from the server's own files: an inline
+   script would be refused by the page's Content-Security-Policy. Swagger UI's "Try it out"
+   calls carry the session's CSRF token, as the UI's own calls do. */
 "use strict";
 
 function docsCsrfToken() {
@@ -24,9 +24,5 @@ document.addEventListener("DOMContentLoaded", () => {
         return request;
       },
     });
-  }
-  const redoc = document.getElementById("redoc");
-  if (redoc && window.Redoc) {
-    window.Redoc.init(redoc.dataset.openapi, { disableSearch: false }, redoc);
   }
 });
