@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test lint bench install clean chromium
+.PHONY: run test lint bench install clean chromium loaded-faults
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: $(STAMP) chromium
 
 lint: $(STAMP)
 	$(BIN)/ruff check proctor tests bench examples
+
+# The exactly-once and lifecycle fault tests, 20 rounds on a loaded machine (docs/guarantees.md).
+loaded-faults: $(STAMP)
+	bench/loaded_faults.sh $(or $(ROUNDS),20)
 
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py

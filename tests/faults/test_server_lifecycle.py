@@ -199,3 +199,15 @@ def test_no_silence_is_judged_until_a_timeout_after_a_database_outage(client, de
     assert service.run_once(time.time() + 150)["crashed"] == 0
     assert read(client, run["id"])["state_type"] == "RUNNING"
     assert service.run_once(time.time() + 191)["crashed"] == 1
+
+
+def test_a_paused_run_is_resting_and_never_reaped(client, deploy, ids, new_run):
+    mine = new_run(state={"type": "RUNNING"})
+    state(client, mine["id"], "PAUSED")  # its process ended, waiting for an approval
+    held, _ = claimed_run(client, deploy, ids)
+    state(client, held["id"], "RUNNING")
+    state(client, held["id"], "PAUSED")
+    counts = reaper(client).run_once(time.time() + 10_000)
+    assert counts["crashed"] == 0
+    assert read(client, mine["id"])["state_type"] == "PAUSED"
+    assert read(client, held["id"])["state_type"] == "PAUSED"
