@@ -193,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = _arguments(argv)
     watch_parent()
-    # Deliver the run's events for as long as the agent lets this process live.
-    os.environ.setdefault("PROCTOR_API_FLUSH_TIMEOUT", "inf")
+    # Deliver the run's events for as long as the agent lets this process live (whatever the
+    # environment says: a limit here would turn a server outage into a false Crashed).
+    os.environ["PROCTOR_API_FLUSH_TIMEOUT"] = "inf"
     try:
         parameters = read_parameters(args)
     except ValueError as exc:

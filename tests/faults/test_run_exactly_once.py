@@ -151,6 +151,9 @@ def test_a_run_that_ends_while_the_server_is_down_is_recorded_as_it_ended(
     server = make_server()
     flow = f"server-down-{time.time_ns()}"
     set_flow_env(monkeypatch, tmp_path, flow, TEST_WIDTH="3")
+    # A script would give up delivering after this many seconds; an agent's flow process must
+    # not (it delivers for as long as its agent holds the run).
+    monkeypatch.setenv("PROCTOR_API_FLUSH_TIMEOUT", "1")
     with ProctorClient(server.url) as client:
         deployment = deploy_hold(client, tmp_path, flow, retries=2)
         agent = agents(server.url, flow)
@@ -158,7 +161,8 @@ def test_a_run_that_ends_while_the_server_is_down_is_recorded_as_it_ended(
         wait_until_running(client, flow, tasks=1)
     server.stop()  # the server dies...
     open_gate(tmp_path, flow)  # ...and the run finishes while it is away
-    time.sleep(18)  # longer than the 15 s a run used to wait before giving up
+    wait_for(lambda: len(starts(tmp_path, flow)) == 3, "the run's 3 tasks to run")
+    time.sleep(5)  # well past the flush timeout above
     server.start()
     with ProctorClient(server.url) as client:
         ended = wait_for_state(client, run["id"], {"SUCCESS", "CRASHED", "FAILED"})
@@ -167,6 +171,30 @@ def test_a_run_that_ends_while_the_server_is_down_is_recorded_as_it_ended(
         assert open_task_runs(client, run["id"]) == []
         assert len(runs_of(client, deployment["id"])) == 1  # no retry was made
     assert len(starts(tmp_path, flow)) == 3
+
+
+def test_a_run_the_server_ended_is_killed_by_its_agent(make_server, agents, tmp_path,
+                                                       monkeypatch):
+    server = make_server()
+    flow = f"fenced-{time.time_ns()}"
+    set_flow_env(monkeypatch, tmp_path, flow, TEST_WIDTH="2")
+    with ProctorClient(server.url) as client:
+        deployment = deploy_hold(client, tmp_path, flow)
+        agent = agents(server.url, flow)
+        run = client.create_deployment_run(deployment["id"])
+        wait_until_running(client, flow, tasks=1)
+        [worker] = [p for p in psutil.process_iter(["cmdline"])
+                    if run["id"] in " ".join(p.info["cmdline"] or [])]
+        # The server gave up on the run (as the reaper does when heartbeats stop).
+        client.set_flow_run_state(run["id"], {"type": "CRASHED", "message": "declared lost"})
+        worker.wait(PATIENCE)  # killed by its agent on its next heartbeat
+        open_gate(tmp_path, flow)
+        time.sleep(1)
+        ended = client.read_flow_run(run["id"])
+    assert ended["state_type"] == "CRASHED", agent.output()
+    assert ended["state"]["message"] == "declared lost"
+    assert len(starts(tmp_path, flow)) == 1  # the second task never started
+    assert "killing its process" in agent.output()
 
 
 # -- 7. a database outage longer than the agent timeout crashes nothing ----------------------
