@@ -129,6 +129,17 @@ class ProctorClient:
         params = {k: v for k, v in filters.items() if v is not None}
         return self.request("GET", f"/api/flow_runs/{run_id}/logs", params=params)["items"]
 
+    def follow_logs(
+        self, run_id: str, after_seq: int, *, limit: int = 1000, **filters: Any
+    ) -> tuple[list[dict], int]:
+        """The run's lines stored after the line numbered `after_seq` (0: from the first), in
+        the order they were stored, and the `after_seq` to give next (the same one when
+        nothing new was stored)."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        params.update(after_seq=after_seq, limit=limit)
+        page = self.request("GET", f"/api/flow_runs/{run_id}/logs", params=params)
+        return page["items"], int(page["next_after_seq"])
+
     # -- deployments ----------------------------------------------------------------------------
     def upsert_deployment(self, body: Mapping[str, Any]) -> tuple[dict, bool]:
         """Create or update the deployment (flow_name, name); also says whether it was new."""

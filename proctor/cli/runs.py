@@ -7,11 +7,15 @@ when the server answered, 1 when it could not be reached or refused, 2 on bad us
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
 from .api import ApiUrl, api_client, call_api, utc_time
 from .output import EXIT_FAILED, fail
+
+if TYPE_CHECKING:
+    from ..client import ProctorClient
 
 app = typer.Typer(help="Read flow runs, their task runs, states and logs from the server; "
                   "cancel them.",
@@ -102,34 +106,66 @@ def run_logs(
                                 "the run finishes."),
     api_url: str = ApiUrl,
 ) -> None:
-    """Print a flow run's logs (and follow them while it runs)."""
+    """Print a flow run's logs in the order the server received them (and follow them while
+    it runs)."""
     if level.upper() not in LEVELS:
         fail(f"--level {level!r} is not a level; use one of {', '.join(LEVELS)}")
     client = api_client(api_url)
-    seen: set[str] = set()
-    offset = 0
+    follower = LogFollower(client, run_id, LEVELS[level.upper()])
     while True:
-        page = call_api(client.read_logs, run_id, level=LEVELS[level.upper()], offset=offset,
-                        limit=1000)
-        for line in page:
-            if line["id"] in seen:
-                continue
-            seen.add(line["id"])
-            typer.echo(f"{utc_time(line['timestamp'])} | {line['level_name']:<7} | "
-                       f"{line['logger']} - {line['message']}")
-        offset += len(page)
-        if len(page) == 1000:
-            continue
-        if not follow:
+        lines = follower.next_page()
+        if lines:
+            typer.echo("\n".join(
+                f"{utc_time(line['timestamp'])} | {line['level_name']:<7} | "
+                f"{line['logger']} - {line['message']}" for line in lines))
+        if follower.moved:
+            continue  # more may be stored already: ask again at once
+        if not follow or follower.done():
             return
-        run = call_api(client.read_flow_run, run_id)
-        if (run.get("state") or {}).get("type") in ("SUCCESS", "FAILED", "CANCELLED", "CRASHED",
-                                                     "TIMED_OUT", "TRIGGER_FAILED", "SKIPPED"):
-            if not call_api(client.read_logs, run_id, level=LEVELS[level.upper()], offset=offset,
-                            limit=1):
-                return
-            continue
-        time.sleep(0.5)
+        time.sleep(FOLLOW_POLL_S)
+
+
+#: Lines asked for per request (the server's largest page).
+LOG_PAGE = 1000
+#: How long a follower that has every stored line waits before asking again, in seconds.
+FOLLOW_POLL_S = 0.5
+#: How long after seeing the run finished a follower still waits for its last lines (they may
+#: travel in a later batch than the final state), in seconds.
+FOLLOW_GRACE_S = 2.0
+FINAL_TYPES = frozenset({"SUCCESS", "FAILED", "CANCELLED", "CRASHED", "TIMED_OUT",
+                         "TRIGGER_FAILED", "SKIPPED"})
+
+
+class LogFollower:
+    """Reads a run's log lines page by page with the server's cursor (`after_seq`): each line
+    once, in the order the server stored them, whatever their timestamps. It remembers the
+    cursor only, so following a run of any length takes the same memory."""
+
+    def __init__(self, client: ProctorClient, run_id: str, min_level: int) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.min_level = min_level
+        self.after_seq = 0
+        #: Did the last page move the cursor (so more lines may be waiting)?
+        self.moved = False
+        self._finished_at: float | None = None
+
+    def next_page(self) -> list[dict]:
+        lines, next_after_seq = call_api(self.client.follow_logs, self.run_id, self.after_seq,
+                                         level=self.min_level, limit=LOG_PAGE)
+        self.moved = next_after_seq != self.after_seq
+        self.after_seq = next_after_seq
+        return lines
+
+    def done(self) -> bool:
+        """Is the run finished, and has it been for long enough that its last lines are in?
+        (Asked only once every stored line has been read.)"""
+        if self._finished_at is None:
+            run = call_api(self.client.read_flow_run, self.run_id)
+            if (run.get("state") or {}).get("type") in FINAL_TYPES:
+                self._finished_at = time.monotonic()
+            return False
+        return time.monotonic() - self._finished_at >= FOLLOW_GRACE_S
 
 
 @app.command("cancel")

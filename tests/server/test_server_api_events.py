@@ -133,8 +133,8 @@ class TestLogs:
             "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "INFO"
         ]
         assert set(items[0]) == {
-            "id", "flow_run_id", "task_run_id", "level", "level_name", "logger", "message",
-            "timestamp",
+            "id", "seq", "flow_run_id", "task_run_id", "level", "level_name", "logger",
+            "message", "timestamp",
         }
 
     @pytest.mark.parametrize(

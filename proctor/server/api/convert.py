@@ -175,6 +175,7 @@ def task_run_read(run: TaskRun) -> s.TaskRunRead:
 def log_read(record: LogRecord) -> s.LogRead:
     return s.LogRead(
         id=record.id,
+        seq=record.seq,
         flow_run_id=record.flow_run_id,
         task_run_id=record.task_run_id,
         level=record.level,

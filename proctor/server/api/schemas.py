@@ -24,6 +24,8 @@ MAX_BATCH_ITEMS = 10_000
 MAX_TEXT = 1_000_000
 #: Largest value of an integer column (PostgreSQL INTEGER).
 MAX_INT = 2**31 - 1
+#: Largest value of a BIGINT column (a log line's `seq`).
+MAX_BIGINT = 2**63 - 1
 #: How deep a JSON value may nest.
 MAX_JSON_DEPTH = 32
 #: Most tags on one flow, run or task run.
@@ -238,6 +240,8 @@ class TaskRunRead(BaseModel):
 # -- logs ---------------------------------------------------------------------------------------
 class LogRead(BaseModel):
     id: str
+    #: Given by the server as the line was stored, only growing: the order of arrival.
+    seq: int
     flow_run_id: str
     task_run_id: str | None
     level: int
@@ -245,6 +249,17 @@ class LogRead(BaseModel):
     logger: str
     message: str
     timestamp: float
+
+
+class LogPage(Page[LogRead]):
+    """A page of log lines. With `after_seq`, the lines come in the order they were stored and
+    `next_after_seq` is the `after_seq` to ask for next."""
+
+    next_after_seq: int | None = Field(
+        default=None,
+        description="With after_seq: the after_seq of the next request (equal to the one given "
+        "when no new line was stored). Null without after_seq.",
+    )
 
 
 # -- the batch ----------------------------------------------------------------------------------

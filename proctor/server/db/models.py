@@ -18,7 +18,8 @@ Design choices, and why:
   taking the same slot twice, and deleting a run frees its slots by cascade.
 - Indexes follow the run list's filters (flow + created, state + created, start time, created),
   the agent's poll (queue + state + expected start), the reaper's scans (state + expected start,
-  agent) and the per-run reads (states, task runs, logs by run and time).
+  agent) and the per-run reads (states, task runs, logs by run and time, and by run and `seq`
+  for followers).
 - Columns added after the first release carry a server default, so the migration that adds them
   fills existing rows and code that inserts through Core needs not know them.
 """
@@ -29,9 +30,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Double,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -221,15 +224,26 @@ class StateRecord(Base):
 
 
 class LogRecord(Base):
-    """One log line of a flow run, or of one of its task runs."""
+    """One log line of a flow run, or of one of its task runs.
+
+    `seq` is given by the database as the line is stored and only grows (SQLite: the rowid,
+    never reused; PostgreSQL: an identity column), so "lines after seq N" is a cursor that a
+    follower can page with and never miss a line, whatever the lines' own timestamps say. The
+    client's `id` stays unique, so a batch sent twice stores each line once.
+    """
 
     __tablename__ = "logs"
     __table_args__ = (
         Index(None, "flow_run_id", "timestamp"),
+        Index(None, "flow_run_id", "seq"),
         Index(None, "task_run_id"),
+        {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[str] = _id(primary_key=True)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), Identity(), primary_key=True
+    )
+    id: Mapped[str] = _id(unique=True, nullable=False)
     flow_run_id: Mapped[str] = _run_fk("flow_runs", nullable=False)
     task_run_id: Mapped[str | None] = _run_fk("task_runs", nullable=True)
     level: Mapped[int] = mapped_column(Integer)

@@ -35,8 +35,11 @@ from .graph import GraphLayout, build_nodes, layout
 FAILURE_STATES = ("FAILED", "CRASHED", "TIMED_OUT")
 #: Task runs read for one flow run's graph, timeline and table (a bigger run shows the first).
 MAX_TASK_RUNS = 20_000
-#: Log lines a run page shows at first (the rest are reached by search and filters).
+#: Log lines a run page shows at first (the rest are reached by search and filters, or come
+#: with the live tail).
 LOG_PAGE = 300
+#: Log lines one request of the live tail may bring (it asks again at once while more wait).
+TAIL_PAGE = 1000
 
 
 @dataclass
@@ -173,6 +176,17 @@ def logs(
     flt = q.LogFilter(flow_run_id=flow_run_id, min_level=min_level, search=search or None,
                       after=after)
     return q.list_logs(session, flt, page=q.Page(limit=limit))
+
+
+def followed_logs(
+    session: Session, flow_run_id: str, *, min_level: int | None, search: str | None,
+    after_seq: int, limit: int = LOG_PAGE,
+) -> q.FollowedLines:
+    """The lines stored after `after_seq` (the log panel's cursor), in the order they were
+    stored, and the cursor to ask for next: the page and its live tail miss no line, however
+    out of timestamp order lines arrive."""
+    flt = q.LogFilter(flow_run_id=flow_run_id, min_level=min_level, search=search or None)
+    return q.follow_logs(session, flt, after_seq=after_seq, limit=limit)
 
 
 @dataclass

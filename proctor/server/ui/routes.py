@@ -324,11 +324,14 @@ def run_page(request: Request, flow_run_id: str) -> Response:
             view = data.run_detail(session, flow_run_id, time.time())
         except q.NotFound:
             return _error_page(request, UIError(f"no flow run has the id {flow_run_id!r}", 404))
-        lines = data.logs(session, flow_run_id, min_level=None, search=None)
+        # The first lines stored, shown in time order; the live tail goes on from the cursor.
+        first = data.followed_logs(session, flow_run_id, min_level=None, search=None,
+                                   after_seq=0)
+    lines = sorted(first.lines, key=lambda line: (line.timestamp, line.seq))
     finished = view.run.state_type in FINISHED
     return render(request, "run.html", view=view, run=view.run, finished=finished, logs=lines,
                   more_logs=len(lines) >= data.LOG_PAGE, now=time.time(),
-                  level_names={v: k for k, v in LEVELS.items()})
+                  after_seq=first.next_after_seq, level_names={v: k for k, v in LEVELS.items()})
 
 
 @router.get("/runs/{flow_run_id}/logs")
@@ -345,22 +348,36 @@ def run_logs(request: Request, flow_run_id: str) -> Response:
             after = float(after_raw) if after_raw else None
         except ValueError:
             raise UIError(f"after={after_raw!r}: expected a timestamp in seconds") from None
+        after_seq_raw = request.query_params.get("after_seq", "").strip()
+        if after_seq_raw and not (after_seq_raw.isdigit() and len(after_seq_raw) <= 18):
+            raise UIError(f"after_seq={after_seq_raw!r}: expected the panel's cursor (a whole "
+                          "number, 0 to start)")
+        after_seq = int(after_seq_raw) if after_seq_raw else None
     except UIError as error:
         return JSONResponse({"detail": str(error)}, status_code=422)
     search = request.query_params.get("search", "").strip()[:200] or None
+    next_after_seq: int | None = None
     with request.app.state.database.read() as session:
         try:
-            lines = data.logs(session, flow_run_id, min_level=LEVELS.get(level), search=search,
-                              after=after)
+            if after_seq is None:
+                lines = data.logs(session, flow_run_id, min_level=LEVELS.get(level),
+                                  search=search, after=after)
+            else:
+                followed = data.followed_logs(session, flow_run_id,
+                                              min_level=LEVELS.get(level), search=search,
+                                              after_seq=after_seq, limit=data.TAIL_PAGE)
+                lines, next_after_seq = followed.lines, followed.next_after_seq
         except q.NotFound:
             return JSONResponse({"detail": f"no flow run has the id {flow_run_id!r}"},
                                 status_code=404)
         run = q.read_flow_run(session, flow_run_id)
     return JSONResponse({
         "finished": run.state_type in FINISHED,
-        "lines": [{"id": line.id, "timestamp": line.timestamp, "time": _when(line.timestamp),
-                   "level": line.level, "logger": line.logger, "message": line.message,
-                   "task_run_id": line.task_run_id} for line in lines],
+        "next_after_seq": next_after_seq,
+        "lines": [{"id": line.id, "seq": line.seq, "timestamp": line.timestamp,
+                   "time": _when(line.timestamp), "level": line.level, "logger": line.logger,
+                   "message": line.message, "task_run_id": line.task_run_id}
+                  for line in lines],
     }, headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 

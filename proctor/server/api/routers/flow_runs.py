@@ -17,11 +17,12 @@ from ..control_schemas import ReleaseRequest, RunHeartbeat, RunHeartbeatAnswer
 from ..deps import DB, FlowRunId, LogPageQuery, PageQuery
 from ..schemas import (
     ID_PATTERN,
+    MAX_BIGINT,
     MAX_INT,
     Count,
     FlowRunCreate,
     FlowRunRead,
-    LogRead,
+    LogPage,
     Name,
     Page,
     StateChange,
@@ -231,7 +232,7 @@ def parse_level(value: str | None) -> int | None:
     return level
 
 
-@router.get("/{flow_run_id}/logs", response_model=Page[LogRead])
+@router.get("/{flow_run_id}/logs", response_model=LogPage)
 def list_logs(
     flow_run_id: FlowRunId,
     database: DB,
@@ -246,8 +247,31 @@ def list_logs(
     search: Annotated[
         Name | None, Query(description="Only lines whose message holds this (any case)")
     ] = None,
-) -> Page[LogRead]:
-    """The run's log lines, oldest first."""
+    after_seq: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_BIGINT,
+            description="Follow the run: only lines stored after the line of this seq (0: from "
+            "the first), in the order they were stored; ask again with the answer's "
+            "next_after_seq. Does not go with offset.",
+        ),
+    ] = None,
+) -> LogPage:
+    """The run's log lines: oldest first by timestamp, page by page with `offset`; or, with
+    `after_seq`, in the order they were stored, from a cursor that misses no line whatever
+    the lines' timestamps (lines do not arrive in timestamp order)."""
+    if after_seq is not None and page.offset:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "offset"),
+                    "msg": "offset does not go with after_seq: after_seq is the cursor "
+                    "(give the previous answer's next_after_seq)",
+                    "type": "value_error",
+                }
+            ]
+        )
     flt = q.LogFilter(
         flow_run_id=flow_run_id,
         min_level=parse_level(level),
@@ -256,5 +280,11 @@ def list_logs(
         search=search,
     )
     with database.read() as session:
-        items = [convert.log_read(record) for record in q.list_logs(session, flt, page=page)]
-    return Page[LogRead](items=items, limit=page.limit, offset=page.offset)
+        if after_seq is None:
+            records, next_after_seq = q.list_logs(session, flt, page=page), None
+        else:
+            followed = q.follow_logs(session, flt, after_seq=after_seq, limit=page.limit)
+            records, next_after_seq = followed.lines, followed.next_after_seq
+        items = [convert.log_read(record) for record in records]
+    return LogPage(items=items, limit=page.limit, offset=page.offset,
+                   next_after_seq=next_after_seq)

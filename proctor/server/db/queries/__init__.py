@@ -46,7 +46,7 @@ from .lifecycle import (
     record_flow_run_state,
     retry_crashed_run,
 )
-from .logs import list_logs
+from .logs import FollowedLines, follow_logs, list_logs, order_log_writes
 from .metrics import count_runs_by_state
 from .reaping import Reaped, mark_late_runs, reap_orphaned_runs, reap_silent_runs
 from .scheduling import plan_runs, run_key, schedule_deployment, scheduled_deployment_ids
@@ -84,6 +84,7 @@ __all__ = [
     "FlowRunFilter",
     "FlowRunSpec",
     "FollowUp",
+    "FollowedLines",
     "LogFilter",
     "LogSpec",
     "NotFound",
@@ -112,6 +113,7 @@ __all__ = [
     "delete_concurrency_limit",
     "delete_deployment",
     "describe_schedule",
+    "follow_logs",
     "follow_up",
     "free_slots_of_flow_run",
     "list_agents",
@@ -126,6 +128,7 @@ __all__ = [
     "mark_late_runs",
     "new_id",
     "note_agent_alive",
+    "order_log_writes",
     "plan_runs",
     "put_concurrency_limit",
     "read_deployment",

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ..models import FlowRun, LogRecord, StateRecord, TaskRun
 from .bulk import FLOW_RUN_UPDATE, TASK_RUN_UPDATE, bulk_insert, update_runs
 from .lifecycle import follow_up
-from .logs import log_row
+from .logs import log_row, order_log_writes
 from .specs import Batch, BatchResult, Rejection
 from .states import (
     FLOW_RUN_FIELDS,
@@ -212,5 +212,8 @@ def _write_logs(
             rows.append(log_row(log))
             seen.add(log.id)
     if rows:
+        # Lines are numbered (`seq`) as they go in; followers page by that number, so on
+        # PostgreSQL the writers of one run's lines take turns (see `logs`).
+        order_log_writes(session, {str(row["flow_run_id"]) for row in rows})
         bulk_insert(session, LogRecord.__table__, rows)
         tally.accepted += len(rows)

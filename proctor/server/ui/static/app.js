@@ -123,6 +123,7 @@ function logLine(line) {
   const row = document.createElement("div");
   row.className = "log-line l" + line.level;
   row.dataset.id = line.id;
+  row.dataset.seq = line.seq;
   row.dataset.ts = line.timestamp;
   const parts = [["ts", formatTime(line.timestamp)], ["lvl", LEVELS[line.level] || String(line.level)], ["msg", line.message]];
   parts.forEach(([cls, text], i) => {
@@ -135,14 +136,33 @@ function logLine(line) {
   return row;
 }
 
+/* The panel shows lines in time order, but they reach the server out of that order (a batch
+   holds lines of several tasks, an outbox delivers old lines late). So the tail asks for the
+   lines stored after a cursor (the server's after_seq / next_after_seq): it misses none and
+   remembers nothing but the cursor. Each new line is put at its place in time; the panel keeps
+   the latest MAX_LOG_LINES lines. */
+const MAX_LOG_LINES = 5000;
+
+function insertByTime(box, row) {
+  const ts = parseFloat(row.dataset.ts);
+  const rows = box.children;
+  if (!rows.length || parseFloat(rows[rows.length - 1].dataset.ts) <= ts) { box.appendChild(row); return; }
+  let low = 0, high = rows.length;  // the first row stamped later than this one
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (parseFloat(rows[mid].dataset.ts) <= ts) low = mid + 1; else high = mid;
+  }
+  box.insertBefore(row, rows[low]);
+}
+
 function startLogs(panel) {
   const box = panel.querySelector(".log-lines");
   const note = panel.querySelector(".log-note");
   const form = panel.querySelector(".log-filters");
-  const seen = new Set([...box.querySelectorAll("[data-id]")].map((el) => el.dataset.id));
-  let last = Math.max(0, ...[...box.querySelectorAll("[data-ts]")].map((el) => parseFloat(el.dataset.ts)));
+  let cursor = parseInt(panel.dataset.afterSeq || "0", 10) || 0;
   let finished = panel.dataset.finished === "true";
-  let filtered = false;
+  let generation = 0;  // a reload starts a new one: answers to older requests are dropped
+  let busy = false;
 
   const query = (extra) => {
     const params = new URLSearchParams();
@@ -153,24 +173,24 @@ function startLogs(panel) {
   };
   const add = (lines) => {
     const stick = box.scrollTop + box.clientHeight >= box.scrollHeight - 20;
-    for (const line of lines) {
-      if (seen.has(line.id)) continue;
-      seen.add(line.id);
-      box.appendChild(logLine(line));
-      last = Math.max(last, line.timestamp);
-    }
+    for (const line of lines) insertByTime(box, logLine(line));
+    let dropped = false;
+    while (box.childElementCount > MAX_LOG_LINES) { box.firstElementChild.remove(); dropped = true; }
+    if (dropped) note.textContent = "The earliest lines are no longer shown: the panel keeps the latest " + MAX_LOG_LINES + ".";
     if (stick || form.follow.checked) box.scrollTop = box.scrollHeight;
+    return dropped;
   };
   const reload = async () => {
-    const response = await fetch(query(), { credentials: "same-origin" });
+    const mine = ++generation;
+    const response = await fetch(query({ after_seq: 0 }), { credentials: "same-origin" });
+    if (mine !== generation) return;
     if (!response.ok) { note.textContent = await apiError(response); return; }
     const body = await response.json();
+    if (mine !== generation) return;
     box.replaceChildren();
-    seen.clear();
-    last = 0;
-    add(body.lines);
-    filtered = Boolean(form.level.value || form.search.value.trim());
+    cursor = body.next_after_seq;
     note.textContent = body.lines.length ? "" : "No log line matches.";
+    add(body.lines);
   };
   let pending;
   form.addEventListener("submit", (event) => { event.preventDefault(); reload(); });
@@ -180,19 +200,29 @@ function startLogs(panel) {
     pending = setTimeout(reload, 250);
   });
   const tail = async () => {
-    if (!form.follow.checked || document.hidden) return;
+    if (busy || !form.follow.checked || document.hidden) return;
+    busy = true;
+    const mine = generation;
+    let again = false;
     try {
-      // lines may reach the server a little out of order: look back a few seconds, skip known ids
-      const response = await fetch(query({ after: Math.max(0, last - 5) }), { credentials: "same-origin" });
-      if (!response.ok) return;
-      const body = await response.json();
-      add(body.lines);
-      if (body.lines.length && !filtered) note.textContent = "";
-      if (body.finished) {
-        if (finished) form.follow.checked = false;  // one more pass after the end, then stop
-        finished = true;
+      const response = await fetch(query({ after_seq: cursor }), { credentials: "same-origin" });
+      if (response.ok && mine === generation) {
+        const body = await response.json();
+        if (mine === generation) {
+          const moved = body.next_after_seq !== cursor;
+          cursor = body.next_after_seq;
+          if (!add(body.lines) && body.lines.length) note.textContent = "";
+          if (moved) {
+            again = true;  // more may be stored already
+          } else if (body.finished) {
+            if (finished) form.follow.checked = false;  // one more pass after the end, then stop
+            finished = true;
+          }
+        }
       }
     } catch (e) { /* try again later */ }
+    busy = false;
+    if (again) setTimeout(tail, 0);
   };
   setInterval(tail, 1500);
   if (form.follow.checked) box.scrollTop = box.scrollHeight;
