@@ -7,6 +7,7 @@ the README shows); otherwise they go to the test's temporary folder.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import expect
 
 from proctor import Flow, get_run_logger, task
@@ -255,3 +257,92 @@ def test_every_page_renders_and_is_captured(ui_server, record, start_agent, page
         page.screenshot(path=str(folder / f"{name}.png"), full_page=name != "runs")
         assert (folder / f"{name}.png").stat().st_size > 10_000
     assert console_errors == []
+
+
+# -- web security: what a page of this server does with a key, and what injected text cannot ---
+#: A parameter default that closed the Run-now field's `value="..."` attribute when the page
+#: wrote it with `tojson`: an inline style covering the page, and a script handler.
+INJECTED = ('" style="position:fixed;inset:0;z-index:99;background:red" autofocus '
+            'onfocus="window.__xss = 3" a="')
+INJECTED_FLOW = f"""
+    from proctor import flow
+
+    @flow(name="injected")
+    def injected(cfg={INJECTED!r}):
+        return cfg
+"""
+
+
+def test_a_parameter_default_with_quotes_stays_in_its_field(ui_server, page, tmp_path,
+                                                          console_errors):
+    deployment = deploy(ui_server, tmp_path, INJECTED_FLOW, "injected", "quoted")
+    open_page(page, ui_server, f"/deployments/{deployment['id']}")
+    field = page.locator("input[name=cfg]")
+    assert field.get_attribute("style") is None and field.get_attribute("onfocus") is None
+    assert field.get_attribute("autofocus") is None
+    assert json.loads(field.input_value()) == INJECTED  # the whole default, as JSON text
+    assert page.evaluate("window.__xss") is None
+    page.get_by_role("button", name="Run now", exact=True).click()  # nothing covers it
+    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f]{32}$"))
+    with ui_server.client() as client:
+        [run] = client.list_flow_runs(deployment_id=deployment["id"])
+    assert run["parameters"] == {"cfg": INJECTED}
+    assert console_errors == []
+
+
+def log_in(page, server, path: str = "/") -> None:
+    page.goto(server.url + path)
+    page.fill("input[name=key]", server.api_key)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+
+
+def test_with_an_api_key_the_pages_actions_carry_the_csrf_token(keyed_ui_server, page,
+                                                                console_errors):
+    with keyed_ui_server.client() as client:
+        deployment, _ = client.upsert_deployment({
+            "flow_name": "guarded", "name": "hourly", "entrypoint": "flows.py:guarded",
+            "schedule": {"kind": "interval", "interval": 3600},
+            "parameter_schema": {"parameters": [
+                {"name": "n", "annotation": "int", "required": False, "default": 1}]},
+        })
+    log_in(page, keyed_ui_server, f"/deployments/{deployment['id']}")
+    page.get_by_role("button", name="Pause schedule").click()
+    expect(page.locator("h1 .badge")).to_have_text("Paused")
+    page.get_by_role("button", name="Resume schedule").click()
+    expect(page.locator("h1 .badge")).to_have_text("Active")
+    page.fill("input[name=n]", "7")
+    page.get_by_role("button", name="Run now", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f]{32}$"))
+    with keyed_ui_server.client() as client:
+        runs = client.list_flow_runs(deployment_id=deployment["id"])
+    assert [r["parameters"] for r in runs if not r["auto_scheduled"]] == [{"n": 7}]
+    assert console_errors == []
+
+
+def test_the_api_docs_need_the_key_and_load_only_from_the_server(keyed_ui_server, page,
+                                                                 console_errors):
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    answer = page.goto(keyed_ui_server.url + "/docs")
+    assert answer is not None and answer.status == 401
+    expect(page.locator("input[name=key]")).to_be_visible()
+    page.fill("input[name=key]", keyed_ui_server.api_key)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/docs$"))
+    operation = page.locator("#operations-flows-create_flow_api_flows_post")
+    expect(operation).to_be_visible(timeout=15_000)  # Swagger UI ran, under the UI's policy
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.locator("textarea.body-param__text").fill('{"name": "from-the-docs"}')
+    operation.get_by_role("button", name="Execute").click()
+    status = operation.locator(".live-responses-table tbody td.response-col_status").first
+    # a change made with the cookie, so with the CSRF token the page added
+    expect(status).to_have_text(re.compile("201"), timeout=15_000)
+    flows = httpx.get(keyed_ui_server.url + "/api/flows",
+                      headers={"Authorization": f"Bearer {keyed_ui_server.api_key}"}).json()
+    assert [f["name"] for f in flows["items"]] == ["from-the-docs"]
+    elsewhere = [url for url in requested if not url.startswith(keyed_ui_server.url)
+                 and not url.startswith("data:")]
+    assert elsewhere == []
+    assert [e for e in console_errors if "401" not in e] == []
