@@ -1,5 +1,12 @@
-"""Property-based fuzzing of every route from the app's own OpenAPI schema: no request, valid or
-not, may get a 5xx answer.
+"""Property-based fuzzing of every route from the app's own OpenAPI schema, with every check
+Schemathesis has: no request, valid or not, gets a 5xx answer; each answer's status, headers,
+content type and body are the ones the schema documents; requests that break the schema are
+refused and requests it allows are accepted; a request without the API key gets the documented
+401; a 405 lists the path's methods.
+
+One exception, said where it is made: a deployment's schedule is checked by the schedule loader
+(cron syntax, time zone names, RRULE text), which no JSON Schema can state, so a schema-valid
+upsert may still get a 422 there (`positive_data_acceptance` is left out for that operation).
 
 Schemathesis generates both valid requests (positive) and requests that break the schema
 (negative) for each operation, on each backend. The number of examples is bounded, and the
@@ -16,7 +23,7 @@ schemathesis = pytest.importorskip("schemathesis", reason="install the dev extra
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
 from proctor.server.api.app import create_app  # noqa: E402
 
@@ -39,6 +46,9 @@ def _schema() -> schemathesis.BaseSchema:
 
 schema = _schema()
 
+
+#: Operations whose bodies the server checks further than a schema can say (see the docstring).
+SEMANTIC_CHECKS_BEYOND_THE_SCHEMA = {"POST /api/deployments"}
 
 KNOWN_IDS = {
     "flow_run_id": "ab" * 16,
@@ -71,8 +81,22 @@ def _aim_at_known_rows(case) -> None:
                 retarget(item)
 
 
+KEY = "fuzz-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
 @pytest.fixture
-def known_rows(client):
+def keyed_client(make_client):
+    """The app over the backend under test, with an API key: the schema declares the bearer
+    key, so requests without it must get the documented 401."""
+    client = make_client(PROCTOR_API_KEY=KEY)
+    client.headers.update(AUTH)
+    return client
+
+
+@pytest.fixture
+def known_rows(keyed_client):
+    client = keyed_client
     run = client.post(
         "/api/flow_runs",
         json={"id": KNOWN_IDS["flow_run_id"], "flow_name": "etl", "state": {"type": "RUNNING"}},
@@ -110,9 +134,11 @@ def known_rows(client):
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_no_request_gets_a_server_error(case, client, known_rows):
+def test_no_request_gets_a_server_error(case, keyed_client, known_rows):
     """Each generated request goes to the app over the backend under test (`client`)."""
     _aim_at_known_rows(case)
     # The app under test answers the loopback names only (proctor.server.api.guards).
-    case.call_and_validate(app=client.app, checks=[not_a_server_error],
-                           headers={"Host": "127.0.0.1"})
+    excluded = ([positive_data_acceptance]
+                if case.operation.label in SEMANTIC_CHECKS_BEYOND_THE_SCHEMA else [])
+    case.call_and_validate(app=keyed_client.app, excluded_checks=excluded,
+                           headers={"Host": "127.0.0.1", **AUTH})

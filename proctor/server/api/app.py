@@ -25,6 +25,8 @@ from .errors import install_error_handlers
 from .guards import HostGuard, OriginGuard, allowed_host_names
 from .metrics import RequestMetrics
 from .middleware import BodyLimit, RequestTimer
+from .responses import document_error_answers
+from .route_table import hold_to_schema
 from .routers import (
     agents,
     concurrency_limits,
@@ -36,6 +38,7 @@ from .routers import (
     metrics,
     task_runs,
 )
+from .schemas import STORABLE_JSON
 
 DESCRIPTION = (
     "Proctor's server: stores flows, runs, states and logs that clients report; never runs code."
@@ -100,10 +103,27 @@ def create_app(
     app.add_middleware(HostGuard, allowed=allowed_hosts)
     app.add_middleware(RequestTimer, metrics=app.state.request_metrics)
 
-    app.include_router(health.router)
-    guarded = [Depends(require_api_key)]
+    held = Depends(hold_to_schema)
+    app.include_router(document_error_answers(health.router, guarded=False), dependencies=[held])
+    guarded = [Depends(require_api_key), held]
     routers = (flows, flow_runs, task_runs, events, deployments, agents, concurrency_limits)
     for module in (*routers, metrics):
-        app.include_router(module.router, dependencies=guarded)
+        app.include_router(document_error_answers(module.router, guarded=True),
+                           dependencies=guarded)
     mount_ui(app)
+    _add_schema_components(app)
     return app
+
+
+def _add_schema_components(app: FastAPI) -> None:
+    """Put in the app's OpenAPI schema the shared definitions that models refer to by `$ref`
+    but pydantic cannot make (a recursive JSON value)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        schema = build()  # FastAPI's, made once and cached
+        schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+            "StorableJson", STORABLE_JSON)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -17,6 +17,7 @@ from ...schedules import ScheduleError, schedule_from_dict
 from .schemas import (
     MAX_INT,
     MAX_TAGS,
+    Flag,
     FlowRunRead,
     Id,
     Key,
@@ -26,6 +27,7 @@ from .schemas import (
     Text,
     Timestamp,
     check_json,
+    json_int,
 )
 
 #: Most runs one claim may take.
@@ -46,9 +48,17 @@ def check_schedule(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"invalid schedule: {type(exc).__name__}: {exc}") from exc
 
 
-ScheduleJson = Annotated[dict[str, Any], AfterValidator(check_schedule)]
-RunLimit = Annotated[int, Field(ge=1, le=MAX_INT)]
-Retries = Annotated[int, Field(ge=0, le=MAX_RETRIES)]
+#: The schedule kinds `schedule_from_dict` knows (the schema names them; the rest of a
+#: schedule's shape is checked by that function, see docs/schedules.md).
+SCHEDULE_KINDS = ("interval", "cron", "rrule", "schedule")
+ScheduleJson = Annotated[
+    dict[str, Any],
+    AfterValidator(check_schedule),
+    Field(json_schema_extra={"required": ["kind"],
+                             "properties": {"kind": {"enum": list(SCHEDULE_KINDS)}}}),
+]
+RunLimit = json_int(1, MAX_INT)
+Retries = json_int(0, MAX_RETRIES)
 
 
 # -- deployments --------------------------------------------------------------------------------
@@ -68,7 +78,7 @@ class DeploymentCreate(BaseModel):
     )
     work_queue_name: Name = "default"
     tags: Tags = Field(default_factory=list)
-    paused: bool = False
+    paused: Flag = False
     max_concurrent_runs: RunLimit | None = None
     retries: Retries = Field(0, description="How many times a crashed run is scheduled again")
 
@@ -169,7 +179,7 @@ class RunHeartbeatAnswer(BaseModel):
 
 class ClaimRequest(BaseModel):
     agent_id: Id
-    limit: Annotated[int, Field(ge=1, le=MAX_CLAIM)] = 1
+    limit: json_int(1, MAX_CLAIM) = 1  # type: ignore[valid-type]
 
 
 class ClaimedRun(BaseModel):
@@ -188,7 +198,7 @@ class ConcurrencyLimitCreate(BaseModel):
     """At most `limit` task runs carrying `tag` hold a slot at once (0 stops them all)."""
 
     tag: Name
-    limit: Annotated[int, Field(ge=0, le=MAX_INT)]
+    limit: json_int(0, MAX_INT)  # type: ignore[valid-type]
 
 
 class ConcurrencyLimitRead(BaseModel):

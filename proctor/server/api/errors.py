@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..db.queries import NotFound, Refused
+from .route_table import route_table
 
 log = logging.getLogger("proctor.server")
 
@@ -67,6 +68,11 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.detail == _UNPARSABLE:
         detail = [{"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}]
         return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        allowed = route_table(request).allowed_methods(request.url.path)
+        if allowed:  # every method of the path, not only those of the first route matched
+            exc = StarletteHTTPException(405, detail=exc.detail,
+                                         headers={"Allow": ", ".join(allowed)})
     return await http_exception_handler(request, exc)
 
 

@@ -12,7 +12,15 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from ...core.states import StateType
 
@@ -64,16 +72,65 @@ def check_json(value: Any, depth: int = 0) -> Any:
     return value
 
 
+#: What `check_text` asks of text, as the schema says it (the check itself is `check_text`).
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+_STORABLE = Field(json_schema_extra={"pattern": NO_NUL_PATTERN})
+#: Any JSON value `check_json` accepts, as the schema says it (app.py adds it to the schema's
+#: components; it refers to itself). The depth bound is the check's alone.
+STORABLE_JSON_REF = "#/components/schemas/StorableJson"
+STORABLE_JSON: dict[str, Any] = {
+    "description": "Any JSON value whose text (keys too) holds no NUL character",
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL_PATTERN},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"type": "array", "items": {"$ref": STORABLE_JSON_REF}},
+        {"type": "object", "propertyNames": {"pattern": NO_NUL_PATTERN},
+         "additionalProperties": {"$ref": STORABLE_JSON_REF}},
+    ],
+}
+
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(check_text)]
-Key = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterValidator(check_text)]
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(check_text)]
-LoggerName = Annotated[str, StringConstraints(max_length=255), AfterValidator(check_text)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(check_text),
+                 _STORABLE]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterValidator(check_text),
+                _STORABLE]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(check_text),
+                 _STORABLE]
+LoggerName = Annotated[str, StringConstraints(max_length=255), AfterValidator(check_text),
+                       _STORABLE]
 Tags = Annotated[list[Name], Field(max_length=MAX_TAGS)]
 Upstream = Annotated[list[Key], Field(max_length=MAX_UPSTREAM)]
-Timestamp = Annotated[float, Field(allow_inf_nan=False)]
-SmallInt = Annotated[int, Field(ge=0, le=MAX_INT)]
-Parameters = Annotated[dict[str, Any], AfterValidator(check_json)]
+# Numbers and flags in bodies are strict: `false` is not a time, `0` is not a flag, `true` is
+# not a count (JSON says what it means; guessing would hide a client's bug).
+Timestamp = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+#: A time given in a query string (text, so it cannot be strict).
+QueryTimestamp = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def json_integer(value: Any) -> Any:
+    """An integer as JSON Schema means it: `46` or `46.0`, never `true` or `"46"` (the strict
+    check after this refuses those)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def json_int(ge: int, le: int) -> Any:
+    """The type of a body's integer within [ge, le] (strict, but 46.0 is 46 as in JSON
+    Schema). One flat `Annotated`, so the schema states the bounds."""
+    return Annotated[int, Field(ge=ge, le=le, strict=True), BeforeValidator(json_integer)]
+
+
+SmallInt = json_int(0, MAX_INT)
+Flag = Annotated[bool, Field(strict=True)]
+Parameters = Annotated[
+    dict[str, Any],
+    AfterValidator(check_json),
+    Field(json_schema_extra={"propertyNames": {"pattern": NO_NUL_PATTERN},
+                             "additionalProperties": {"$ref": STORABLE_JSON_REF}}),
+]
 
 T = TypeVar("T")
 
@@ -116,7 +173,7 @@ class StateChange(BaseModel):
     """
 
     state: StateIn
-    force: bool = False
+    force: Flag = False
     id: Id | None = None
 
 
@@ -171,6 +228,11 @@ class FlowRunCreate(BaseModel):
     idempotency_key: Name | None = None
     deployment_id: Id | None = None
     state: StateIn | None = None
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["flow_id"], "properties": {"flow_id": {"type": "string"}}},
+        {"required": ["flow_name"], "properties": {"flow_name": {"type": "string"}}},
+    ]})
 
     @model_validator(mode="after")
     def _names_a_flow(self) -> FlowRunCreate:
@@ -283,7 +345,7 @@ class BatchState(BaseModel):
     flow_run_id: Id
     task_run_id: Id | None = None
     state: StateIn
-    force: bool = False
+    force: Flag = False
 
 
 class BatchLog(BaseModel):

@@ -18,12 +18,10 @@ from .. import convert
 from ..control_schemas import DeploymentCreate, DeploymentRead, DeploymentRunCreate
 from ..deps import DB, DeploymentId, PageQuery, PathName, wake_service
 from ..parameter_check import parameter_problems
-from ..schemas import FlowRunRead, Name, Page, TransitionRefused
+from ..responses import CONFLICT
+from ..schemas import FlowRunRead, Name, Page
 
 router = APIRouter(prefix="/api/deployments", tags=["deployments"])
-
-_REFUSED = {409: {"model": TransitionRefused, "description": "Refused: see reason and rule"}}
-
 
 @router.post(
     "",
@@ -31,7 +29,7 @@ _REFUSED = {409: {"model": TransitionRefused, "description": "Refused: see reaso
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": DeploymentRead, "description": "It existed and was updated (re-deploy)"},
-        **_REFUSED,
+        **CONFLICT,
     },
 )
 def upsert_deployment(
@@ -75,7 +73,7 @@ def read_deployment_by_full_name(
         return convert.deployment_read(q.read_deployment_by_name(session, name, flow_name))
 
 
-@router.get("/name/{name}", response_model=DeploymentRead, responses=_REFUSED)
+@router.get("/name/{name}", response_model=DeploymentRead, responses=CONFLICT)
 def read_deployment_by_name(name: PathName, database: DB) -> DeploymentRead:
     """The only deployment called `name`; 409 when several flows have one of that name."""
     with database.read() as session:

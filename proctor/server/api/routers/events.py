@@ -13,7 +13,7 @@ import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from sqlalchemy.orm import Session
 
@@ -54,8 +54,12 @@ def _lean(
     fields: list[tuple[str, Any, Any]] = []
     for field_name, info in model.model_fields.items():
         annotation = types.get(field_name, info.annotation)
-        if info.metadata:
-            annotation = Annotated[(annotation, *info.metadata)]
+        # The field's own constraints, and what it adds to the schema (a pattern, for one).
+        metadata = [*info.metadata]
+        if info.json_schema_extra:
+            metadata.append(Field(json_schema_extra=info.json_schema_extra))
+        if metadata:
+            annotation = Annotated[(annotation, *metadata)]
         if info.default_factory is not None:
             default = dataclasses.field(default_factory=info.default_factory)  # type: ignore[arg-type]
         elif info.is_required():

@@ -3,6 +3,7 @@ run's state history, task runs and logs; release a claimed run, cancel a run."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -15,21 +16,20 @@ from ...db import queries as q
 from .. import convert
 from ..control_schemas import ReleaseRequest, RunHeartbeat, RunHeartbeatAnswer
 from ..deps import DB, FlowRunId, LogPageQuery, PageQuery
+from ..responses import CONFLICT
 from ..schemas import (
     ID_PATTERN,
     MAX_BIGINT,
-    MAX_INT,
     Count,
     FlowRunCreate,
     FlowRunRead,
     LogPage,
     Name,
     Page,
+    QueryTimestamp,
     StateChange,
     StateRead,
     TaskRunRead,
-    Timestamp,
-    TransitionRefused,
 )
 from ..transitions import record_state
 
@@ -49,11 +49,11 @@ def flow_run_filter(
         list[Name] | None, Query(max_length=50, description="A tag; repeat: all must be on the run")
     ] = None,
     start_after: Annotated[
-        Timestamp | None,
+        QueryTimestamp | None,
         Query(allow_inf_nan=False, description="Started at or after (not started: created)"),
     ] = None,
     start_before: Annotated[
-        Timestamp | None,
+        QueryTimestamp | None,
         Query(allow_inf_nan=False, description="Started at or before (not started: created)"),
     ] = None,
 ) -> q.FlowRunFilter:
@@ -119,8 +119,16 @@ def list_flow_runs(
 
 
 @router.get("/count", response_model=Count)
-def count_flow_runs(database: DB, flt: RunFilter) -> Count:
-    """How many runs the same filters as the list match."""
+def count_flow_runs(
+    database: DB,
+    flt: RunFilter,
+    _page: PageQuery,
+    sort: Annotated[q.RunSort | None, Query(
+        description="Accepted and ignored, so that a list's query can be counted as it is")] = None,
+) -> Count:
+    """How many runs the same filters as the list match. The list's `sort`, `limit` and
+    `offset` are accepted and ignored, so a list's query can be counted as it is; any other
+    parameter is refused."""
     with database.read() as session:
         return Count(count=q.count_flow_runs(session, flt))
 
@@ -137,7 +145,7 @@ def read_flow_run(flow_run_id: FlowRunId, database: DB) -> FlowRunRead:
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": StateRead, "description": "A state with this id was already recorded"},
-        409: {"model": TransitionRefused, "description": "Refused by an orchestration rule"},
+        **CONFLICT,
     },
 )
 def set_flow_run_state(
@@ -161,10 +169,7 @@ def live_window(request: Request) -> float:
     return min(timeout, 3 * settings.heartbeat_interval())
 
 
-_REFUSED = {409: {"model": TransitionRefused, "description": "Refused: see reason and rule"}}
-
-
-@router.post("/{flow_run_id}/release", response_model=FlowRunRead, responses=_REFUSED)
+@router.post("/{flow_run_id}/release", response_model=FlowRunRead, responses=CONFLICT)
 def release_flow_run(flow_run_id: FlowRunId, body: ReleaseRequest, database: DB) -> FlowRunRead:
     """An agent gives back a run it claimed but did not start (it is shutting down): the run is
     SCHEDULED again for another agent, or CANCELLED if that was requested meanwhile. 409 when
@@ -176,7 +181,7 @@ def release_flow_run(flow_run_id: FlowRunId, body: ReleaseRequest, database: DB)
     return database.transact(work)
 
 
-@router.post("/{flow_run_id}/cancel", response_model=FlowRunRead, responses=_REFUSED)
+@router.post("/{flow_run_id}/cancel", response_model=FlowRunRead, responses=CONFLICT)
 def cancel_flow_run(flow_run_id: FlowRunId, database: DB, request: Request) -> FlowRunRead:
     """A run that no live agent or process owns (not started, or its agent's / its own
     heartbeats stopped) becomes CANCELLED at once, with its task runs. A run that is being run
@@ -210,26 +215,32 @@ def list_task_runs(flow_run_id: FlowRunId, database: DB, page: PageQuery) -> Pag
 _LEVEL_NAMES = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" for c in word)
+
+
+#: What `level` may be, as the schema states it (JSON Schema has no case-insensitive flag):
+#: up to 9 digits (so always below 2**31) or a level name in any case.
+_LEVEL_FORM = "[0-9]{1,9}|" + "|".join(_any_case(name) for name in _LEVEL_NAMES)
+LEVEL_PATTERN = f"^({_LEVEL_FORM})$"
+
+
 def parse_level(value: str | None) -> int | None:
     """A minimum log level given as a number ("20") or a name ("info", "WARNING")."""
     if value is None:
         return None
-    text = value.strip()
-    if text.isdigit() and len(text) <= 10 and int(text) <= MAX_INT:
-        return int(text)
-    level = _LEVEL_NAMES.get(text.upper())
-    if level is None:
+    if re.fullmatch(_LEVEL_FORM, value, flags=re.ASCII) is None:
         raise RequestValidationError(
             [
                 {
                     "loc": ("query", "level"),
-                    "msg": "level must be a number (0 to 2147483647) or one of "
-                    + ", ".join(sorted(_LEVEL_NAMES)),
+                    "msg": "level must be a number (up to 9 digits) or one of "
+                    + ", ".join(sorted(_LEVEL_NAMES)) + f", not {value[:20]!r}",
                     "type": "value_error",
                 }
             ]
         )
-    return level
+    return int(value) if value.isdigit() else _LEVEL_NAMES[value.upper()]
 
 
 @router.get("/{flow_run_id}/logs", response_model=LogPage)
@@ -238,11 +249,13 @@ def list_logs(
     database: DB,
     page: LogPageQuery,
     level: Annotated[
-        str | None, Query(max_length=16, description="Minimum level: a number or a name")
+        str | None,
+        Query(max_length=16, description="Minimum level: a number or a name (any case)",
+              json_schema_extra={"pattern": LEVEL_PATTERN}),
     ] = None,
     task_run_id: OptionalId = None,
     after: Annotated[
-        Timestamp | None, Query(allow_inf_nan=False, description="Only lines stamped later")
+        QueryTimestamp | None, Query(allow_inf_nan=False, description="Only lines stamped later")
     ] = None,
     search: Annotated[
         Name | None, Query(description="Only lines whose message holds this (any case)")
@@ -254,24 +267,13 @@ def list_logs(
             le=MAX_BIGINT,
             description="Follow the run: only lines stored after the line of this seq (0: from "
             "the first), in the order they were stored; ask again with the answer's "
-            "next_after_seq. Does not go with offset.",
+            "next_after_seq (offset then skips lines after the cursor).",
         ),
     ] = None,
 ) -> LogPage:
     """The run's log lines: oldest first by timestamp, page by page with `offset`; or, with
     `after_seq`, in the order they were stored, from a cursor that misses no line whatever
     the lines' timestamps (lines do not arrive in timestamp order)."""
-    if after_seq is not None and page.offset:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("query", "offset"),
-                    "msg": "offset does not go with after_seq: after_seq is the cursor "
-                    "(give the previous answer's next_after_seq)",
-                    "type": "value_error",
-                }
-            ]
-        )
     flt = q.LogFilter(
         flow_run_id=flow_run_id,
         min_level=parse_level(level),
@@ -283,7 +285,8 @@ def list_logs(
         if after_seq is None:
             records, next_after_seq = q.list_logs(session, flt, page=page), None
         else:
-            followed = q.follow_logs(session, flt, after_seq=after_seq, limit=page.limit)
+            followed = q.follow_logs(session, flt, after_seq=after_seq, limit=page.limit,
+                                     skip=page.offset)
             records, next_after_seq = followed.lines, followed.next_after_seq
         items = [convert.log_read(record) for record in records]
     return LogPage(items=items, limit=page.limit, offset=page.offset,

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 from ...db import queries as q
 from .. import convert
 from ..deps import DB, TaskRunId
-from ..schemas import StateChange, StateRead, TaskRunCreate, TaskRunRead, TransitionRefused
+from ..responses import CONFLICT
+from ..schemas import StateChange, StateRead, TaskRunCreate, TaskRunRead
 from ..transitions import record_state
 
 router = APIRouter(prefix="/api/task_runs", tags=["task runs"])
@@ -46,7 +47,7 @@ def read_task_run(task_run_id: TaskRunId, database: DB) -> TaskRunRead:
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": StateRead, "description": "A state with this id was already recorded"},
-        409: {"model": TransitionRefused, "description": "Refused by an orchestration rule"},
+        **CONFLICT,
     },
 )
 def set_task_run_state(

@@ -118,14 +118,16 @@ class FollowedLines:
 
 
 def follow_logs(
-    session: Session, flt: LogFilter, *, after_seq: int, limit: int
+    session: Session, flt: LogFilter, *, after_seq: int, limit: int, skip: int = 0
 ) -> FollowedLines:
     """Up to `limit` lines of the run stored after the line numbered `after_seq` (0: from the
-    first), matching `flt`, in `seq` order; raises `NotFound` for a missing run."""
+    first), matching `flt`, in `seq` order, the first `skip` of them left out; raises
+    `NotFound` for a missing run."""
     _check_run(session, flt.flow_run_id)
     stored_after = (LogRecord.flow_run_id == flt.flow_run_id, LogRecord.seq > after_seq)
     conditions = _filters(flt)
-    query = select(LogRecord).where(*stored_after).order_by(LogRecord.seq).limit(limit)
+    query = (select(LogRecord).where(*stored_after).order_by(LogRecord.seq)
+             .offset(skip).limit(limit))
     if not conditions:
         lines = list(session.scalars(query))
         return FollowedLines(lines, lines[-1].seq if lines else after_seq)
