@@ -162,7 +162,7 @@ def test_a_run_that_ends_while_the_server_is_down_is_recorded_as_it_ended(
     server.stop()  # the server dies...
     open_gate(tmp_path, flow)  # ...and the run finishes while it is away
     wait_for(lambda: len(starts(tmp_path, flow)) == 3, "the run's 3 tasks to run")
-    time.sleep(5)  # well past the flush timeout above
+    time.sleep(3)  # well past the flush timeout above
     server.start()
     with ProctorClient(server.url) as client:
         ended = wait_for_state(client, run["id"], {"SUCCESS", "CRASHED", "FAILED"})
@@ -218,7 +218,7 @@ def test_a_database_outage_longer_than_the_agent_timeout_runs_nothing_twice(
             agents(server.url, flow, "--limit", "4")
             runs = [client.create_deployment_run(deployment["id"]) for _ in range(4)]
             wait_for(lambda: len(starts(tmp_path, flow)) == 4, "4 runs to start their task")
-            outage = 8.0  # PROCTOR_AGENT_TIMEOUT is 3 s
+            outage = 5.0  # PROCTOR_AGENT_TIMEOUT is 3 s
             if proxy is not None:
                 proxy.cut()
                 time.sleep(outage)
@@ -229,7 +229,7 @@ def test_a_database_outage_longer_than_the_agent_timeout_runs_nothing_twice(
                     lock.execute("BEGIN EXCLUSIVE")
                     time.sleep(outage)
                     lock.rollback()
-            time.sleep(6)  # the reaper's grace after the outage, and then some
+            time.sleep(4.5)  # the reaper's grace after the outage (3 s), and then some
             open_gate(tmp_path, flow)
             for run in runs:
                 ended = wait_for_state(client, run["id"], {"SUCCESS", "CRASHED", "CANCELLED"})

@@ -161,14 +161,14 @@ def test_a_server_restart_loses_and_duplicates_no_scheduled_run(
                             schedule=IntervalSchedule(every).to_dict())
     agent = start_agent("q-tick", "--limit", "4", url=server.url)
     try:
-        time.sleep(5)
+        time.sleep(3.5)  # a first tick or two run
         assert server.terminate() is not None
         down_at = time.time()
         time.sleep(4)  # longer than PROCTOR_AGENT_TIMEOUT: two scheduled times pass meanwhile
         assert agent.process.poll() is None, agent.output()
         server.start()
         up_at = time.time()
-        time.sleep(6)
+        time.sleep(4.5)
         cutoff = time.time() - 1.5  # scheduled times before this should have run by now
 
         with ProctorClient(server.url) as api:

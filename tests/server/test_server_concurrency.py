@@ -1,6 +1,6 @@
 """Many writers at once lose nothing and never see "database is locked".
 
-Eight threads each record 1,000 state changes, one write transaction per change. On SQLite the
+Eight threads each record 500 state changes, one write transaction per change. On SQLite the
 threads share a file; in the second test they are split over two `Database` objects (as two
 server processes would be), so the in-process write lock cannot serialize them and only
 `BEGIN IMMEDIATE` with the busy timeout keeps them apart.
@@ -20,7 +20,7 @@ from proctor.server.db.engine import Database
 from proctor.server.db.models import StateRecord
 
 THREADS = 8
-CHANGES = 1_000
+CHANGES = 500
 
 
 def _writer(database: Database, run_id: str, barrier: threading.Barrier) -> int:

@@ -95,6 +95,8 @@ def create_app(
     app.state.agent_forget_after = settings.agent_forget_after()
     app.state.services = None
     app.state.request_metrics = RequestMetrics()
+    # Every app made here has the same routes: they share one route table (api.route_table).
+    app.state.route_table_key = "proctor-api"
     install_error_handlers(app)
     # Added innermost first: the timer sees every request, the 400/403/413 answers included;
     # the Host and then the Origin are checked before any body is read.

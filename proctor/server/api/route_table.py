@@ -11,7 +11,8 @@ drift from it:
   method only the templated path has (`GET /api/flow_runs/{flow_run_id}`) is a 405, not a
   "heartbeat is not an id" 422.
 
-The table is built once per app, on first use, from `app.openapi()`.
+The table is built on first use, from `app.openapi()`, once per process for the apps
+`create_app` makes (they all have the same routes).
 """
 
 from __future__ import annotations
@@ -111,11 +112,24 @@ def _is_array(schema: dict) -> bool:
     return any(_is_array(option) for option in schema.get("anyOf", ()))
 
 
+#: Tables by the key `create_app` gives its apps: every app it makes has the same routes, and
+#: making the schema costs ~0.15 s, so a process (a test run makes hundreds of apps) builds the
+#: table once.
+_TABLES: dict[str, RouteTable] = {}
+
+
 def route_table(request: Request) -> RouteTable:
     """The app's table, built on first use (the schema is complete by then)."""
-    table = getattr(request.app.state, "route_table", None)
+    state = request.app.state
+    table = getattr(state, "route_table", None)
     if table is None:
-        table = request.app.state.route_table = RouteTable(request.app.openapi())
+        key = getattr(state, "route_table_key", None)
+        table = _TABLES.get(key) if key is not None else None
+        if table is None:
+            table = RouteTable(request.app.openapi())
+            if key is not None:
+                _TABLES[key] = table
+        state.route_table = table
     return table
 
 
