@@ -13,8 +13,14 @@ Where the entrypoint points (the rule):
   at top level, and the attribute name it is bound to there. The path is stored relative to the
   current working directory when the file lies under it, else absolute.
 
-An agent resolves a relative entrypoint against its own working directory, so deploy from the
-project's root and start agents from the same root (or a checkout of the same project).
+The deployment also stores its **working directory**, the absolute folder it was made from (the
+current directory, unless `working_directory=` says otherwise): an agent resolves a relative
+entrypoint against it and starts the flow's process in it, so the flow's own relative paths
+(`data/sales.csv`) mean what they meant where you deployed. An agent that cannot see that folder
+fails the run saying so. Deploying from this machine also lets this machine's agents run code
+from that folder (`proctor.agent.deployed_folders`): the reconciliation of "agents run only
+code under their roots" with "the agent `make run` started runs what you deploy from your own
+project folder".
 
 The deployment's default parameters are validated against the flow here, with the errors
 `proctor run` uses: a deployment whose scheduled runs could never start is refused at once,
@@ -52,6 +58,7 @@ def deploy(
     entrypoint: str | None = None,
     api_url: str | None = None,
     max_concurrent_runs: int | None = None,
+    working_directory: str | Path | None = None,
 ) -> dict[str, Any]:
     """Create or update the deployment `name` of `flow` on the server; return the server's
     `DeploymentRead` with one extra key, `"created"` (False when it was a re-deploy).
@@ -66,6 +73,7 @@ def deploy(
     body = build_deployment(
         flow, name, schedule=schedule, parameters=parameters, work_queue=work_queue, tags=tags,
         paused=paused, entrypoint=entrypoint, max_concurrent_runs=max_concurrent_runs,
+        working_directory=working_directory,
     )
     url = api_url or api_url_from_env()
     if not url:
@@ -75,7 +83,23 @@ def deploy(
         )
     with ProctorClient(url) as client:
         answer, created = client.upsert_deployment(body)
+    trust_deployed_folder(body["working_directory"])
     return {**answer, "created": created}
+
+
+def trust_deployed_folder(folder: str) -> None:
+    """Let agents of this machine run code from `folder` (see `agent.deployed_folders`): a
+    deployment made here, by this user, is code this user meant to run."""
+    from .agent.deployed_folders import remember_deployed_folder
+
+    try:
+        remember_deployed_folder(Path(folder))
+    except OSError as exc:  # the deployment stands; an agent started elsewhere still can run it
+        import logging
+
+        logging.getLogger("proctor.deploy").warning(
+            "could not note %s in $PROCTOR_HOME/deployed-folders (%s): agents of this machine "
+            "run it only when it is under their --code-root", folder, exc)
 
 
 def build_deployment(
@@ -89,8 +113,11 @@ def build_deployment(
     paused: bool = False,
     entrypoint: str | None = None,
     max_concurrent_runs: int | None = None,
+    working_directory: str | Path | None = None,
 ) -> dict[str, Any]:
-    """The body of `POST /api/deployments` for `flow`, after every check that needs no server."""
+    """The body of `POST /api/deployments` for `flow`, after every check that needs no server.
+    `working_directory` (default: the current directory) is where a relative entrypoint and
+    the flow's own relative paths start from."""
     from .recording.api import jsonable
 
     if not isinstance(name, str) or not name.strip() or "/" in name:
@@ -101,10 +128,14 @@ def build_deployment(
         raise DeployError(f"tags={tags!r} must be a list of texts, e.g. tags=['etl']")
     defaults = dict(parameters or {})
     validate_defaults(flow, defaults)
+    folder = Path(working_directory).expanduser() if working_directory else Path.cwd()
+    if not folder.is_dir():
+        raise DeployError(f"working_directory {str(folder)!r} is not a folder")
     body: dict[str, Any] = {
         "flow_name": flow.name,
         "name": name,
-        "entrypoint": entrypoint or find_entrypoint(flow),
+        "entrypoint": entrypoint or find_entrypoint(flow, folder),
+        "working_directory": str(folder.resolve()),
         "parameters": jsonable(defaults),
         "parameter_schema": parameter_schema(flow),
         "schedule": schedule_json(schedule),

@@ -55,6 +55,7 @@ from ..core.errors import ProctorError
 from ..core.ids import new_id
 from ..core.states import FINISHED_TYPES
 from .code_roots import CodeRootError, normalize_roots, resolve_entrypoint
+from .deployed_folders import deployed_folders
 from .processes import FlowRunProcess, execute_command
 
 _log = logging.getLogger("proctor.agent")
@@ -81,6 +82,8 @@ class AgentSettings:
     workdir: Path | None = None
     #: Folders whose code this agent may run (default: `workdir`); see `agent.code_roots`.
     code_roots: tuple[Path, ...] = ()
+    #: Also run code under the folders deployed from on this machine (`agent.deployed_folders`).
+    trust_deployed_folders: bool = True
 
     def __post_init__(self) -> None:
         if self.limit < 1 or self.limit > 100:
@@ -342,8 +345,18 @@ class Agent:
         if not entrypoint:
             self._report(run["id"], "FAILED", "its deployment has no entrypoint")
             return
+        folder = deployment.get("working_directory")
+        base = Path(folder) if folder else self.workdir
+        if folder and not base.is_dir():
+            message = (f"cannot run {entrypoint}: the folder it was deployed from, {folder}, "
+                       f"does not exist on host {socket.gethostname()} (agent {self.name}, "
+                       f"working directory {self.workdir}); run an agent on the machine where "
+                       f"{folder} is, or deploy again from a folder this agent can read")
+            _log.error("flow run %s (%s): %s", run["id"], label, message)
+            self._report(run["id"], "FAILED", message)
+            return
         try:
-            target = resolve_entrypoint(entrypoint, roots=self.code_roots, base=self.workdir)
+            target = resolve_entrypoint(entrypoint, roots=self.roots(), base=base, workdir=base)
         except CodeRootError as exc:
             _log.error("flow run %s (%s) refused: %s", run["id"], label, exc)
             self._report(run["id"], "FAILED", f"agent {self.name}: {exc}")
@@ -351,8 +364,9 @@ class Agent:
         if not target.file.is_file():
             message = (f"cannot load {entrypoint}: {target.file}: no such file on host "
                        f"{socket.gethostname()} (agent {self.name}, working directory "
-                       f"{self.workdir}); deploy the flow from a folder this agent can read, or "
-                       "start an agent where the file is")
+                       f"{self.workdir}; the deployment's folder: {folder or 'not recorded'}); "
+                       "deploy the flow again from the folder that holds it, or start an agent "
+                       "where the file is")
             _log.error("flow run %s (%s): %s", run["id"], label, message)
             self._report(run["id"], "FAILED", message)
             return
@@ -373,6 +387,14 @@ class Agent:
         self.running[run["id"]] = proc
         tick.started.append(run["id"])
         _log.info("started flow run %s (%s) in process %d", run["id"], label, proc.pid)
+
+    def roots(self) -> tuple[Path, ...]:
+        """The folders whose code this agent may run now: its code roots, and the folders
+        deployed from on this machine (read afresh: `agent.deployed_folders`)."""
+        if not self.settings.trust_deployed_folders:
+            return self.code_roots
+        extra = tuple(f for f in deployed_folders() if f not in self.code_roots)
+        return self.code_roots + extra
 
     # -- talking to the server ------------------------------------------------------------------
     def _report(self, run_id: str, state_type: str, message: str, force: bool = False) -> None:

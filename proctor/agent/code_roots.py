@@ -83,7 +83,9 @@ def resolve_entrypoint(
         shown = f" (it resolves to {real})" if str(real) != str(candidate) else ""
         raise CodeRootError(
             f"refused to run {candidate}{shown}: it is outside this agent's code roots "
-            f"({listed}). An agent runs only code under the folders it was started with; to "
-            f"allow this one, start the agent with --code-root {real.parent}"
+            f"({listed}). An agent runs only code under the folders it was started with and "
+            f"those `proctor deploy` was run from on its machine; to allow this one, deploy it "
+            f"with `proctor deploy` on the agent's machine, or start the agent with "
+            f"--code-root {real.parent}"
         )
     return Entrypoint(real, attribute, workdir or base)

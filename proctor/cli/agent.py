@@ -46,6 +46,9 @@ def start(
         "--code-root", help="A folder whose flows this agent may run (repeat for several; "
         "default: the current directory). Entrypoints elsewhere, symlinks resolved, are "
         "refused.", show_default=False)] = None,
+    deployed_folders: Annotated[bool, typer.Option(
+        "--deployed-folders/--no-deployed-folders", help="Also run flows under the folders "
+        "`proctor deploy` was run from on this machine ($PROCTOR_HOME/deployed-folders).")] = True,
     api_url: str = ApiUrl,
 ) -> None:
     """Take due runs from a work queue and run each in its own process, until Ctrl-C."""
@@ -63,6 +66,7 @@ def start(
             poll_interval=poll_interval, heartbeat_interval=heartbeat_interval,
             cancel_grace=cancel_grace, shutdown_grace=shutdown_grace,
             code_roots=tuple(Path(root) for root in code_root or ()),
+            trust_deployed_folders=deployed_folders,
         )
         agent = Agent(settings)
     except ProctorError as exc:

@@ -1,8 +1,9 @@
 """`proctor deploy FILE:FLOW --name NAME [schedule] [--param k=v]...`: make a flow deployable.
 
 The deployment's entrypoint is the reference as typed (plus the flow's name when it was left
-out), so it is relative to the directory `proctor deploy` ran in, unless typed absolute: start
-agents from that same directory. Re-deploying the same flow and name updates the deployment.
+out), with the directory `proctor deploy` ran in as its working directory: agents resolve the
+entrypoint there and start the flow there, and this machine's agents may run code from it
+(`proctor.agent.deployed_folders`). Re-deploying the same flow and name updates the deployment.
 
 Exit codes: 0 deployed, 1 the server could not be reached or refused, 2 bad usage (a reference,
 parameter or schedule that is wrong; parameters are checked against the flow as `proctor run`
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from .api import ApiUrl, api_client, call_api
-from .output import fail
+from .output import fail, proctor_command
 
 
 def deploy_command(
@@ -52,7 +53,7 @@ def deploy_command(
     Prints what was deployed and its next three run times.
     """
     from ..core.errors import FlowLoadError, ParameterError
-    from ..deploy import DeployError, build_deployment
+    from ..deploy import DeployError, build_deployment, trust_deployed_folder
     from ..schedules import ScheduleError, schedule_from_cli
     from .loader import load_flow
     from .params import ParamSyntaxError, parse_params
@@ -83,6 +84,7 @@ def deploy_command(
     client = api_client(api_url)
     with client:
         deployment, created = call_api(client.upsert_deployment, body)
+    trust_deployed_folder(body["working_directory"])
     print_deployment(deployment, created, schedule)
 
 
@@ -92,13 +94,15 @@ def print_deployment(deployment: dict[str, Any], created: bool, schedule: Any) -
     verb = "Created" if created else "Updated"
     typer.echo(f"{verb} deployment {flow_name}/{name} ({deployment['id']})")
     typer.echo(f"  entrypoint: {deployment['entrypoint']}")
+    if deployment.get("working_directory"):
+        typer.echo(f"  folder:     {deployment['working_directory']}")
     typer.echo(f"  work queue: {deployment['work_queue_name']}")
     if deployment.get("parameters"):
         typer.echo(f"  parameters: {deployment['parameters']}")
     if deployment.get("tags"):
         typer.echo(f"  tags:       {', '.join(deployment['tags'])}")
     if schedule is None:
-        typer.echo("  schedule:   none (runs start with `proctor run "
+        typer.echo(f"  schedule:   none (runs start with `{proctor_command()} run "
                    f"{flow_name}/{name}`)")
     else:
         state = " (paused)" if deployment.get("paused") else ""
@@ -109,5 +113,6 @@ def print_deployment(deployment: dict[str, Any], created: bool, schedule: Any) -
             if zone is not None and getattr(zone, "key", "UTC") != "UTC":
                 local = f" ({when.astimezone(zone):%Y-%m-%d %H:%M:%S} {zone.key})"
             typer.echo(f"    next: {when:%Y-%m-%d %H:%M:%S} UTC{local}")
-    typer.echo(f"Start an agent to run it: proctor agent start --queue "
-               f"{deployment['work_queue_name']}")
+    proctor = proctor_command()
+    typer.echo(f"Start an agent to run it: {proctor} agent start --queue "
+               f"{deployment['work_queue_name']} (`make run` started one on 'default')")

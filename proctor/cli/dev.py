@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .output import EXIT_FAILED, fail
+from .output import EXIT_FAILED, fail, proctor_command
 
 if TYPE_CHECKING:
     import socket
@@ -125,6 +125,7 @@ def dev_command(
         for line in deploy_examples(url, examples, schedule):
             say(line)
         say("Agent on work queue 'default'; Ctrl-C stops everything.")
+        say(first_steps(url))
         stops.agent = dev_agent(url, shutdown_grace)
         stops.agent.start()
     except StopRequested as exc:
@@ -137,6 +138,24 @@ def dev_command(
             stop_server(server)
         stops.restore()
     say("Stopped.")
+
+
+def first_steps(url: str) -> str:
+    """What to type next, in commands that work as printed (`proctor` may not be on PATH)."""
+    proctor = proctor_command()
+    anywhere = proctor if proctor == "proctor" else str(Path(proctor).resolve())
+    lines = []
+    if proctor != "proctor":
+        lines.append(f"`proctor` is not on your PATH: type {proctor} (or first "
+                     f"`source {Path(proctor).parent}/activate`).")
+    lines += [
+        "Next, in another terminal:",
+        f"  {proctor} runs ls                 # what ran",
+        f"  {anywhere} deploy flows.py:etl --name mine --interval 1h",
+        "      # typed in your own project folder: this agent runs it there",
+        f"  open {url}/flows                  # Run now, and watch it live",
+    ]
+    return "\n".join(lines)
 
 
 def say(line: str) -> None:
@@ -204,7 +223,8 @@ def deploy_examples(url: str, folder: Path, schedule: Any) -> list[str]:
                 continue
             deployment, _ = call_api(client.upsert_deployment, body)
             label = f"{deployment['flow_name']}/{deployment['name']}"
-            when = schedule.describe() if scheduled else f"on demand: proctor run {label} --watch"
+            when = (schedule.describe() if scheduled
+                    else f"on demand: {proctor_command()} run {label} --watch")
             lines.append(f"  {label:<32} {reference:<32} {when}")
     return lines
 

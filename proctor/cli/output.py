@@ -23,3 +23,23 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def proctor_command() -> str:
+    """How to type this `proctor` so that a command printed for the user works as printed:
+    `proctor` when that is the one on PATH, else this one's path (relative to the current
+    folder when under it, as `.venv/bin/proctor` after `make run`)."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "proctor"
+    if not script.exists():
+        return f"{sys.executable} -m proctor.cli.main"
+    on_path = shutil.which("proctor")
+    if on_path is not None and Path(on_path).resolve() == script.resolve():
+        return "proctor"
+    try:
+        return script.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(script)

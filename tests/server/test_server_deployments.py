@@ -13,7 +13,8 @@ from proctor.server.db.engine import Database
 from proctor.server.services import Scheduler
 
 DEPLOYMENT_KEYS = {
-    "id", "flow_id", "flow_name", "name", "description", "entrypoint", "parameters",
+    "id", "flow_id", "flow_name", "name", "description", "entrypoint", "working_directory",
+    "parameters",
     "parameter_schema", "schedule", "schedule_description", "work_queue_name", "tags", "paused",
     "max_concurrent_runs", "retries", "created_at", "updated_at",
 }
@@ -72,6 +73,23 @@ class TestUpsert:
         removed = client.post("/api/deployments", json={**body, "schedule": None})
         assert removed.json()["schedule"] is None
         assert removed.json()["schedule_description"] == ""
+
+    def test_the_working_directory_goes_with_the_entrypoint(self, client):
+        body = {"flow_name": "etl", "name": "mine", "entrypoint": "flows.py:etl",
+                "working_directory": "/home/ann/myproj"}
+        first = client.post("/api/deployments", json=body).json()
+        assert first["working_directory"] == "/home/ann/myproj"
+        windows = client.post("/api/deployments", json={
+            **body, "working_directory": "C:\\Users\\ann\\myproj"}).json()
+        assert windows["working_directory"] == "C:\\Users\\ann\\myproj"
+        # A re-deploy that names no folder (an entrypoint absolute, or relative to the agent)
+        # does not keep the old folder for a new entrypoint.
+        moved = client.post("/api/deployments", json={
+            "flow_name": "etl", "name": "mine", "entrypoint": "/srv/flows.py:etl"}).json()
+        assert moved["working_directory"] is None
+        for relative in ("myproj", "./myproj", ""):
+            refused = client.post("/api/deployments", json={**body, "working_directory": relative})
+            assert refused.status_code == 422, relative
 
     def test_read_by_id_by_name_and_list(self, client, deploy):
         nightly = deploy()

@@ -9,6 +9,7 @@ schedule it cannot load and equal schedules compare equal.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -51,6 +52,13 @@ def check_schedule(value: dict[str, Any]) -> dict[str, Any]:
 #: The schedule kinds `schedule_from_dict` knows (the schema names them; the rest of a
 #: schedule's shape is checked by that function, see docs/schedules.md).
 SCHEDULE_KINDS = ("interval", "cron", "rrule", "schedule")
+def check_absolute(value: str) -> str:
+    """An absolute folder, of a POSIX or a Windows machine (the agent's, not the server's)."""
+    if not (PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute()):
+        raise ValueError(f"working_directory must be an absolute path, not {value[:200]!r}")
+    return value
+
+
 ScheduleJson = Annotated[
     dict[str, Any],
     AfterValidator(check_schedule),
@@ -69,6 +77,11 @@ class DeploymentCreate(BaseModel):
     flow_name: Name
     name: Name
     entrypoint: Key = Field(description="Where the agent finds the flow: path/to/file.py:name")
+    working_directory: Annotated[Key, AfterValidator(check_absolute)] | None = Field(
+        None, description="The absolute folder the deployment was made from: a relative "
+        "entrypoint is relative to it and the flow's process starts in it (default: the "
+        "agent's own directory). Given or not, it goes with the entrypoint on every upsert.",
+    )
     id: Id | None = Field(None, description="The new deployment's id (ignored on update)")
     description: Text = ""
     parameters: Parameters = Field(default_factory=dict)
@@ -90,6 +103,7 @@ class DeploymentRead(BaseModel):
     name: str
     description: str
     entrypoint: str
+    working_directory: str | None = None
     parameters: dict[str, Any]
     parameter_schema: dict[str, Any]
     schedule: dict[str, Any] | None

@@ -195,6 +195,7 @@ def deployment_spec(body: c.DeploymentCreate) -> q.DeploymentSpec:
         flow_name=body.flow_name,
         name=body.name,
         entrypoint=body.entrypoint,
+        working_directory=body.working_directory,
         values=values,
         id=body.id,
     )
@@ -219,6 +220,7 @@ def deployment_read(deployment: Deployment) -> c.DeploymentRead:
         name=deployment.name,
         description=deployment.description,
         entrypoint=deployment.entrypoint,
+        working_directory=deployment.working_directory,
         parameters=dict(deployment.parameters or {}),
         parameter_schema=dict(deployment.parameter_schema or {}),
         schedule=deployment.schedule,

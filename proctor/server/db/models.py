@@ -271,6 +271,9 @@ class Deployment(Base):
     description: Mapped[str] = mapped_column(Text)
     #: Where an agent finds the flow: `path/to/file.py:flow_name`.
     entrypoint: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    #: The absolute folder the deployment was made from: a relative entrypoint is relative to
+    #: it, and the flow's process starts in it. NULL: the agent's own directory.
+    working_directory: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: What the flow's parameters look like, as the deploying client described them (shown only).
     parameter_schema: Mapped[dict[str, Any]] = mapped_column(

@@ -106,6 +106,7 @@ def upsert_deployment(
             flow_name=flow.name,
             name=spec.name,
             entrypoint=spec.entrypoint,
+            working_directory=spec.working_directory,
             schedule_description=describe_schedule(fields["schedule"]),
             created_at=now,
             updated_at=now,
@@ -121,6 +122,7 @@ def upsert_deployment(
     for key, value in _copies(values).items():
         setattr(existing, key, value)
     existing.entrypoint = spec.entrypoint
+    existing.working_directory = spec.working_directory
     if "schedule" in values:
         existing.schedule_description = describe_schedule(values["schedule"])
     existing.updated_at = now

@@ -102,6 +102,8 @@ class DeploymentSpec:
     entrypoint: str
     values: Mapping[str, Any] = field(default_factory=dict)
     id: str | None = None
+    #: Goes with the entrypoint (set on every upsert, None when not given).
+    working_directory: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
