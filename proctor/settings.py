@@ -1,24 +1,7 @@
 """Configuration from `PROCTOR_*` environment variables, read when needed (never cached at import).
 
-| variable | default | what |
-|---|---|---|
-| `PROCTOR_HOME` | `~/.proctor` | where Proctor keeps its files |
-| `PROCTOR_RESULTS_DIR` | `$PROCTOR_HOME/results` | persisted results and the task cache |
-| `PROCTOR_EXECUTOR` | `local` | the default executor (`threads:4`, `processes:2`, ...) |
-| `PROCTOR_LOGGING_LEVEL` | `INFO` | level of Proctor's run logs |
-| `PROCTOR_LOGGING_CONSOLE` | `true` | print run logs to stderr when logging is not configured |
-| `PROCTOR_DATABASE_URL` | `sqlite:///$PROCTOR_HOME/proctor.db` | the server database |
-| `PROCTOR_API_KEY` | unset | when set, clients must send `Authorization: Bearer <key>` |
-| `PROCTOR_API_MAX_BODY_BYTES` | `10485760` (10 MiB) | the largest request body the server reads |
-| `PROCTOR_SCHEDULER_INTERVAL` | `5` | seconds between passes of the server's scheduler and reaper |
-| `PROCTOR_SCHEDULER_HORIZON_RUNS` | `100` | most future runs kept per scheduled deployment |
-| `PROCTOR_SCHEDULER_HORIZON_DAYS` | `7` | how far ahead the scheduler makes runs |
-| `PROCTOR_LATE_AFTER` | `60` | seconds past due before an unclaimed scheduled run is LATE |
-| `PROCTOR_AGENT_TIMEOUT` | `90` | seconds without heartbeat: agent offline, its runs CRASHED |
-| `PROCTOR_AGENT_FORGET_AFTER` | `86400` | seconds silent before an offline agent is unlisted |
-| `PROCTOR_HEARTBEAT_INTERVAL` | `5` | seconds between heartbeats of a recorded run's process |
-| `PROCTOR_ALLOWED_HOSTS` | `--host`, loopback | Host names served (comma-separated; `*`: any) |
-| `PROCTOR_UI_SESSION_TTL` | `43200` (12 h) | seconds a web UI login lasts (unless logged out) |
+Every variable, its default and what it does: docs/settings.md (a test keeps that table in step
+with the variables the code reads).
 """
 
 from __future__ import annotations
