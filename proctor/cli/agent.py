@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from .api import ApiUrl, api_client, call_api, utc_time
-from .output import fail
+from .output import OutputOption, check_output, fail, print_json, table_console
 
 app = typer.Typer(help="Run agents that execute the server's scheduled runs.",
                   no_args_is_help=True)
@@ -89,17 +89,20 @@ def agent_logging() -> None:
 
 
 @app.command("ls")
-def list_agents(api_url: str = ApiUrl) -> None:
+def list_agents(output: str = OutputOption, api_url: str = ApiUrl) -> None:
     """List the agents the server has heard from, with their last heartbeat."""
-    from rich.console import Console
     from rich.table import Table
 
+    output = check_output(output)
     client = api_client(api_url)
     agents = call_api(client.list_agents)
+    if output == "json":
+        print_json(agents)
+        return
     table = Table(title=f"{len(agents)} agent(s)")
     for column in ("Name", "Queue", "Labels", "Last heartbeat (UTC)", "Status"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for a in agents:
         table.add_row(a["name"], a["work_queue_name"], ", ".join(a.get("labels") or []) or "-",
                       utc_time(a.get("last_heartbeat")), a.get("status") or "-")
-    Console().print(table)
+    table_console().print(table)

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from .api import ApiUrl, api_client, call_api
-from .output import fail
+from .output import OutputOption, check_output, fail, print_json, table_console
 
 app = typer.Typer(help="Limit how many task runs with a tag run at once, server-wide.",
                   no_args_is_help=True)
@@ -36,19 +36,22 @@ def create(
 
 
 @app.command("ls")
-def list_limits(api_url: str = ApiUrl) -> None:
+def list_limits(output: str = OutputOption, api_url: str = ApiUrl) -> None:
     """List the limits, with how many slots are taken now."""
-    from rich.console import Console
     from rich.table import Table
 
+    output = check_output(output)
     client = api_client(api_url)
     limits = call_api(client.list_concurrency_limits)
+    if output == "json":
+        print_json(limits)
+        return
     table = Table(title=f"{len(limits)} concurrency limit(s)")
     for column in ("Tag", "Limit", "Active"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for item in limits:
         table.add_row(item["tag"], str(item["limit"]), str(item.get("active", 0)))
-    Console().print(table)
+    table_console().print(table)
 
 
 @app.command("delete")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .api import ApiUrl, api_client, call_api, utc_time
-from .output import EXIT_FAILED, fail
+from .output import EXIT_FAILED, OutputOption, check_output, fail, print_json, table_console
 
 if TYPE_CHECKING:
     from ..client import ProctorClient
@@ -68,17 +68,21 @@ def _find(api_url: str | None, reference: str) -> tuple[ProctorClient, dict[str,
 @app.command("ls")
 def list_deployments(
     flow: str = typer.Option(None, "--flow", help="Only deployments of this flow (name)."),
+    output: str = OutputOption,
     api_url: str = ApiUrl,
 ) -> None:
     """List deployments: schedule, work queue, paused or not, next run."""
-    from rich.console import Console
     from rich.table import Table
 
+    output = check_output(output)
     client = api_client(api_url)
     deployments = call_api(client.list_deployments, flow_name=flow)
+    if output == "json":
+        print_json(deployments)
+        return
     table = Table(title=f"{len(deployments)} deployment(s)")
     for column in ("Deployment", "Schedule", "Queue", "Status", "Next run (UTC)", "Entrypoint"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for d in deployments:
         next_run = "-"
         if d.get("schedule") and not d.get("paused"):
@@ -88,7 +92,7 @@ def list_deployments(
         table.add_row(f"{d['flow_name']}/{d['name']}", d.get("schedule_description") or "-",
                       d["work_queue_name"], "paused" if d.get("paused") else "active",
                       next_run, d["entrypoint"])
-    Console().print(table)
+    table_console().print(table)
 
 
 @app.command("pause")

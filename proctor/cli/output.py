@@ -43,3 +43,36 @@ def proctor_command() -> str:
         return script.relative_to(Path.cwd()).as_posix()
     except ValueError:
         return str(script)
+
+
+#: `--output` of the listing commands: a table for people, JSON for scripts.
+OUTPUT_FORMATS = ("table", "json")
+OutputOption = typer.Option("table", "--output", "-o", help="table (for people) or json (for "
+                            "scripts: every field, full values).")
+
+
+def check_output(output: str) -> str:
+    """`output` in lower case, or exit 2 naming the choices."""
+    value = output.strip().lower()
+    if value not in OUTPUT_FORMATS:
+        fail(f"--output {output!r} is not a format; use one of {', '.join(OUTPUT_FORMATS)}")
+    return value
+
+
+def print_json(value: object) -> None:
+    """`value` as indented JSON on stdout."""
+    import json
+
+    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def table_console():  # -> rich.console.Console
+    """A console for tables: the terminal's width on a terminal; on a pipe or a file so wide
+    that no cell is ever cut (`proctor runs ls | grep NAME` finds the name whole)."""
+    import sys
+
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=100_000, no_color=True, highlight=False)

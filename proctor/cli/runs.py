@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from .api import ApiUrl, api_client, call_api, utc_time
-from .output import EXIT_FAILED, fail
+from .output import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    OutputOption,
+    check_output,
+    fail,
+    print_json,
+    table_console,
+)
 
 if TYPE_CHECKING:
     from ..client import ProctorClient
@@ -40,12 +48,13 @@ def list_runs(
                                     "(repeatable), e.g. FAILED."),
     tag: list[str] = typer.Option(None, "--tag", help="Only runs with every one of these tags."),
     limit: int = typer.Option(20, "--limit", min=1, max=500, help="How many runs (newest first)."),
+    output: str = OutputOption,
     api_url: str = ApiUrl,
 ) -> None:
-    """List flow runs, newest first."""
-    from rich.console import Console
+    """List flow runs, newest first (full ids: any command takes one, a prefix or a name)."""
     from rich.table import Table
 
+    output = check_output(output)
     states = [s.upper() for s in state or []]
     bad = [s for s in states if s not in STATE_TYPES]
     if bad:
@@ -53,29 +62,52 @@ def list_runs(
     client = api_client(api_url)
     runs = call_api(client.list_flow_runs, flow_name=flow, state=states or None,
                     tag=tag or None, limit=limit)
+    if output == "json":
+        print_json(runs)
+        return
     table = Table(title=f"{len(runs)} flow run(s)")
-    for column in ("ID", "Flow", "State", "Started (UTC)", "Duration"):
-        table.add_column(column)
+    table.add_column("ID", no_wrap=True, min_width=32)
+    for column in ("Name", "Flow", "State", "Started (UTC)", "Duration"):
+        table.add_column(column, overflow="fold")
     for run in runs:
-        table.add_row(run["id"], run["flow_name"] or "-",
+        table.add_row(run["id"], run.get("name") or "-", run["flow_name"] or "-",
                       (run.get("state") or {}).get("name") or "-",
                       utc_time(run.get("start_time")), _duration(run.get("start_time"),
                                                              run.get("end_time")))
-    Console().print(table)
+    table_console().print(table)
+
+
+def run_id_of(client: ProctorClient, typed: str) -> str:
+    """The id of the run `typed` names (an id, a prefix of one, or a run name); exit 2 with
+    the reason when none or several do."""
+    from .refs import RunNotFound, resolve_run
+
+    try:
+        return call_api(resolve_run, client, typed)
+    except RunNotFound as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+RunRef = typer.Argument(..., metavar="RUN", help="The flow run: its id, the first characters "
+                        "of it, or its name.")
 
 
 @app.command("inspect")
-def inspect_run(run_id: str = typer.Argument(..., help="The flow run id."),
+def inspect_run(run_ref: str = RunRef, output: str = OutputOption,
                 api_url: str = ApiUrl) -> None:
     """Show one flow run: parameters, state history and its task runs."""
-    from rich.console import Console
     from rich.table import Table
 
+    output = check_output(output)
     client = api_client(api_url)
+    run_id = run_id_of(client, run_ref)
     run = call_api(client.read_flow_run, run_id)
     states = call_api(client.read_flow_run_states, run_id)
     tasks = call_api(client.read_task_runs, run_id)
-    out = Console()
+    if output == "json":
+        print_json({**run, "states": states, "task_runs": tasks})
+        return
+    out = table_console()
     state = run.get("state") or {}
     out.print(f"Flow run {run['id']} of flow {run['flow_name']!r}: "
               f"{state.get('name', '-')} {state.get('message') or ''}", highlight=False)
@@ -99,7 +131,7 @@ def inspect_run(run_id: str = typer.Argument(..., help="The flow run id."),
 
 @app.command("logs")
 def run_logs(
-    run_id: str = typer.Argument(..., help="The flow run id."),
+    run_ref: str = RunRef,
     level: str = typer.Option("INFO", "--level", help="Minimum level: DEBUG, INFO, WARNING, "
                               "ERROR."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until "
@@ -111,7 +143,7 @@ def run_logs(
     if level.upper() not in LEVELS:
         fail(f"--level {level!r} is not a level; use one of {', '.join(LEVELS)}")
     client = api_client(api_url)
-    follower = LogFollower(client, run_id, LEVELS[level.upper()])
+    follower = LogFollower(client, run_id_of(client, run_ref), LEVELS[level.upper()])
     while True:
         lines = follower.next_page()
         if lines:
@@ -169,11 +201,10 @@ class LogFollower:
 
 
 @app.command("cancel")
-def cancel_run(run_id: str = typer.Argument(..., help="The flow run id."),
-               api_url: str = ApiUrl) -> None:
+def cancel_run(run_ref: str = RunRef, api_url: str = ApiUrl) -> None:
     """Cancel a flow run: at once if it has not started, else its agent stops it."""
     client = api_client(api_url)
-    run = call_api(client.cancel_flow_run, run_id)
+    run = call_api(client.cancel_flow_run, run_id_of(client, run_ref))
     state = run.get("state") or {}
     if state.get("type") == "CANCELLED":
         typer.echo(f"Flow run {run['id']} ({run.get('flow_name') or '-'}) is cancelled.")

@@ -56,6 +56,9 @@ def flow_run_filter(
         QueryTimestamp | None,
         Query(allow_inf_nan=False, description="Started at or before (not started: created)"),
     ] = None,
+    id_prefix: Annotated[str | None, Query(
+        pattern=r"^[0-9a-f]{1,32}$", description="The run's id starts with this (hex)")] = None,
+    name: Annotated[Name | None, Query(description="The run's name, exactly")] = None,
 ) -> q.FlowRunFilter:
     return q.FlowRunFilter(
         flow_id=flow_id,
@@ -65,6 +68,8 @@ def flow_run_filter(
         tags=tuple(tag or ()),
         start_after=start_after,
         start_before=start_before,
+        id_prefix=id_prefix,
+        name=name,
     )
 
 

@@ -109,6 +109,12 @@ def _filter_clauses(session: Session, flt: FlowRunFilter) -> list[ColumnElement[
         clauses.append(FlowRun.flow_id == flow_id)
     if flt.deployment_id is not None:
         clauses.append(FlowRun.deployment_id == flt.deployment_id)
+    if flt.id_prefix:
+        # A range on the primary key (ids are lower-case hex), which both databases index.
+        clauses.append(FlowRun.id >= flt.id_prefix)
+        clauses.append(FlowRun.id < flt.id_prefix + "g")
+    if flt.name is not None:
+        clauses.append(FlowRun.name == flt.name)
     if flt.states:
         clauses.append(FlowRun.state_type.in_(sorted({s.value for s in flt.states})))
     if flt.tags:

@@ -222,6 +222,10 @@ class FlowRunFilter:
     tags: Sequence[str] = ()
     start_after: float | None = None
     start_before: float | None = None
+    #: The run's id starts with this (lower-case hex): the short ids people copy.
+    id_prefix: str | None = None
+    #: The run's name is exactly this (the name the UI shows).
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
