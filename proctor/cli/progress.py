@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -124,8 +124,11 @@ class RunProgress(RunObserver):
     from the thread that pumps the run; rich's `Progress.update` takes its own lock anyway.
     """
 
-    def __init__(self, progress: Progress | None = None, description: str = "") -> None:
+    def __init__(self, progress: Progress | None = None, description: str = "",
+                 on_start: Callable[[str], None] | None = None) -> None:
         self.progress = progress
+        #: Told the run's id when it starts (`proctor run` prints the run's page then).
+        self.on_start = on_start
         self.bar = progress.add_task(description, total=0) if progress is not None else None
         self.total = 0
         self.completed = 0
@@ -136,6 +139,11 @@ class RunProgress(RunObserver):
 
     # -- events ---------------------------------------------------------------------------------
     def flow_run_started(self, run: Any, nodes: list[Node]) -> None:
+        if self.on_start is not None:
+            try:
+                self.on_start(run.flow_run_id)
+            except Exception:  # noqa: BLE001 - an observer must not stop the run
+                pass
         # Rows follow the order the flow was written in, not the order the engine runs it.
         if nodes:
             written = {node: i for i, node in enumerate(nodes[0].flow.nodes)}

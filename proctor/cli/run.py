@@ -121,7 +121,7 @@ def run_command(
     out, err = Console(), Console(stderr=True)
     # A live bar only on a terminal: piped into a file or CI log it would be noise.
     progress = make_progress(err) if err.is_terminal else None
-    observer = RunProgress(progress, f"flow {flow.name}")
+    observer = RunProgress(progress, f"flow {flow.name}", on_start=run_page_announcer(err))
     from ..engine.interrupts import install_stop_signals, reason_of
 
     restore = install_stop_signals()
@@ -144,6 +144,25 @@ def run_command(
     out.print(state_line(flow.name, state))
     if state.is_failed():
         raise typer.Exit(EXIT_FAILED)
+
+
+def run_page_announcer(err: Any) -> Any:
+    """When the run is recorded (`PROCTOR_API_URL`), a function that prints, as the run starts,
+    where to watch it in the web UI (`PROCTOR_UI_URL`, else the server's own address)."""
+    import os
+
+    from ..client import api_url_from_env
+
+    url = api_url_from_env()
+    if url is None:
+        return None
+    ui = (os.environ.get("PROCTOR_UI_URL") or url).rstrip("/")
+
+    def announce(run_id: str) -> None:
+        err.print(f"Recording to {url}; watch the run at {ui}/runs/{run_id}", highlight=False,
+                  soft_wrap=True)
+
+    return announce
 
 
 def exit_interrupted() -> None:

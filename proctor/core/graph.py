@@ -90,23 +90,36 @@ class Node:
         return f"<{kind}task {self.key!r}>"
 
 
+class _NoDefault:
+    """The default of a `Parameter` given none (distinct from an explicit `default=None`)."""
+
+    def __repr__(self) -> str:
+        return "<no default>"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
 class Parameter(Task):
     """A named input of a flow, given to `flow.run(parameters={...})`.
 
     Created inside `with Flow(...)`, it joins that flow at once; used as an argument, it passes
-    its value to the task.
+    its value to the task. As in Prefect 1, a parameter without a default is required (a run
+    without it is refused, naming it), unless `required=False` (it is then None); one with a
+    default, even `default=None`, is optional unless `required=True`.
     """
 
     is_parameter = True
 
-    def __init__(self, name: str, default: Any = None, required: bool = False) -> None:
+    def __init__(self, name: str, default: Any = NO_DEFAULT,
+                 required: bool | None = None) -> None:
         if not isinstance(name, str) or not name.isidentifier():
             raise FlowDefinitionError(
                 f"Parameter name {name!r} is not valid: use a Python identifier such as 'n'"
             )
         super().__init__(name=name)
-        self.default = default
-        self.required = bool(required)
+        self.default = None if default is NO_DEFAULT else default
+        self.required = (default is NO_DEFAULT) if required is None else bool(required)
         sink = CALL_SINK.get()
         if isinstance(sink, FlowGraph):
             sink.add_task(self)

@@ -71,3 +71,15 @@ def test_no_match_and_several_matches_are_said_in_words(proctor_cmd, runs):
     assert short.returncode == 2 and "at least 4 characters" in short.stderr
     cancelled = proctor_cmd("runs", "cancel", "no-such-run-name")
     assert cancelled.returncode == 2 and "no flow run has" in cancelled.stderr
+
+
+def test_a_recorded_proctor_run_prints_where_to_watch_it(proctor_cmd, api, orchestrator,
+                                                          tmp_path):
+    (tmp_path / "hello.py").write_text(
+        "from proctor import task, Flow\n\n"
+        "@task\ndef hello():\n    return 'hi'\n\n"
+        "with Flow('watched-flow') as flow:\n    hello()\n")
+    done = proctor_cmd("run", "hello.py:flow")
+    assert done.returncode == 0, done.stderr
+    (run,) = api.list_flow_runs(flow_name="watched-flow")
+    assert f"watch the run at {orchestrator.url}/runs/{run['id']}" in done.stderr

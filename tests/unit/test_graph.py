@@ -175,6 +175,19 @@ def test_parameters_join_the_flow_and_validate():
         f.validate_parameters({})
 
 
+def test_a_parameter_without_default_is_required_as_in_prefect_1():
+    with Flow("f") as f:
+        x = Parameter("x")  # no default: required
+        y = Parameter("y", default=None)  # an explicit None is a default
+        z = Parameter("z", required=False)  # optional, None when not given
+        add(x, add(y, z))
+    assert (x.required, y.required, z.required) == (True, False, False)
+    with pytest.raises(MissingParameterError, match="'x'"):
+        f.validate_parameters({})
+    assert f.validate_parameters({"x": 1}) == {"x": 1, "y": None, "z": None}
+    assert Parameter("w", default=2, required=True).required is True
+
+
 def test_parameter_names_are_checked():
     with pytest.raises(FlowDefinitionError, match="not valid"):
         Parameter("not valid")
