@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from .client import api_url_from_env
-from .core.errors import FlowRunFailedError, TaskOptionError
+from .core.errors import FlowNotCallableError, FlowRunFailedError, TaskOptionError
 from .core.graph import FlowGraph
 from .core.hooks import Hooks
 from .core.parameters import FunctionParameters
@@ -126,6 +126,19 @@ class Flow(FlowGraph, _ServerMethods):
     `retries`/`retry_delay` retry the whole run when it fails; `state_handlers` and
     `on_failure/on_success/on_retry/on_completion` see the flow run's states.
     """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """A `Flow` runs with `.run()`; calling it is almost always a name clash, said so."""
+        decorating = len(args) == 1 and not kwargs and callable(args[0])
+        hint = (
+            "this looks like `@flow` on a function, but the name `flow` is bound to this Flow "
+            "object: `with Flow(...) as flow:` hides the `@flow` decorator imported from "
+            "proctor. Name the variable something else (`with Flow(...) as etl:`)"
+            if decorating else
+            "run it with .run(), e.g. flow.run(parameters={...}); or, if a variable named "
+            "`flow` hides the `@flow` decorator, name it something else"
+        )
+        raise FlowNotCallableError(f"Flow {self.name!r} is not callable: {hint}")
 
     def __init__(
         self,

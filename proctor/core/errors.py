@@ -15,6 +15,11 @@ class FlowDefinitionError(ProctorError):
     """A flow's graph was wired in a way that cannot run."""
 
 
+class FlowNotCallableError(FlowDefinitionError, TypeError):
+    """A graph-style `Flow` was called like a function (often: a variable named `flow` that
+    hides the `@flow` decorator)."""
+
+
 class CycleError(FlowDefinitionError):
     """A dependency would make the graph cyclic."""
 
@@ -71,6 +76,10 @@ class UnknownExecutorError(ExecutorError, ValueError):
 
 class TaskNotPicklableError(ExecutorError):
     """A task or its arguments could not be pickled to be sent to another process."""
+
+
+class TaskResultNotPicklableError(ExecutorError):
+    """A task ran in another process but what it returned could not be pickled back."""
 
 
 class ResourceTagError(ExecutorError, ValueError):

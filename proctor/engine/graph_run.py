@@ -47,7 +47,7 @@ from typing import Any
 
 from ..core.bindings import expand
 from ..core.context import TASK_RUN, TaskRunContext
-from ..core.errors import MappingError, ProctorError
+from ..core.errors import MappingError, ProctorError, TaskResultNotPicklableError
 from ..core.graph import Node
 from ..core.ids import new_id
 from ..core.resume import Resumption
@@ -350,6 +350,8 @@ class GraphRun:
             if state.__class__ is tuple:  # from another process: (state, its log records)
                 state, records = state
                 replay_logs(records)
+        except TaskResultNotPicklableError as exc:
+            state = Failed(f"task {spec.context.task_key} ran, but {exc}", exception=exc)
         except ProctorError as exc:
             state = Failed(f"task {spec.context.task_key} could not run: {exc}", exception=exc)
         except BaseException as exc:  # the executor itself failed (dead worker, pickling, ...)

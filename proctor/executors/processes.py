@@ -18,14 +18,24 @@ from typing import Any
 
 import cloudpickle
 
-from ..core.errors import ExecutorError, TaskNotPicklableError
+from ..core.errors import ExecutorError, TaskNotPicklableError, TaskResultNotPicklableError
 from .pool import PoolExecutor
 
 
 def _run_pickled(payload: bytes) -> bytes:
-    """Worker side: unpickle the call, run it, pickle what it returned."""
+    """Worker side: unpickle the call, run it, pickle what it returned. A result that cannot
+    be pickled is said as such (the task ran; its value cannot travel back), not left to
+    surface as a bare TypeError of the pool."""
     fn, arg = cloudpickle.loads(payload)
-    return cloudpickle.dumps(fn(arg))
+    result = fn(arg)
+    try:
+        return cloudpickle.dumps(result)
+    except Exception as exc:
+        raise TaskResultNotPicklableError(
+            f"its return value cannot be pickled to travel back from the worker process "
+            f"({type(exc).__name__}: {exc}); return plain data (not open files, locks, "
+            f"connections, generators or lambdas), or run this task on the threads executor"
+        ) from None
 
 
 class ProcessExecutor(PoolExecutor):

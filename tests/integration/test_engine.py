@@ -239,6 +239,32 @@ def test_unpicklable_task_fails_naming_it():
     assert "cannot be pickled" in state.result[out].message
 
 
+def test_an_unpicklable_return_value_fails_the_task_naming_it():
+    from proctor.executors import ProcessExecutor
+
+    @task
+    def makes_a_lock():
+        import threading
+
+        return threading.Lock()
+
+    @task
+    def after(lock):
+        return "never"
+
+    with Flow("f", executor=ProcessExecutor(1)) as f:
+        made = makes_a_lock()
+        out = after(made)
+    state = f.run()
+    assert state.is_failed()
+    made_state = state.result[made]
+    assert made_state.type is StateType.FAILED  # the task's own failure, not a crashed executor
+    assert made_state.message.startswith("task makes_a_lock ran, but its return value cannot "
+                                         "be pickled")
+    assert "lock" in made_state.message and "threads executor" in made_state.message
+    assert state.result[out].type is StateType.TRIGGER_FAILED
+
+
 def test_every_task_run_reaches_observers_even_when_it_never_ran(executor):
     from proctor.engine.observers import RunObserver
 

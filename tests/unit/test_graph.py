@@ -227,3 +227,19 @@ def test_a_handle_is_not_a_task():
             a()
         with pytest.raises(NotATaskError, match=r"one.map\(...\)"):
             a.map([1])
+
+
+def test_a_flow_variable_that_hides_the_flow_decorator_says_so():
+    from proctor.core.errors import FlowNotCallableError
+
+    with Flow("graph") as flow:
+        one()
+    with pytest.raises(FlowNotCallableError, match="hides the `@flow` decorator") as raised:
+
+        @flow
+        def later():
+            return 2
+
+    assert isinstance(raised.value, TypeError)  # what calling a non-callable always was
+    with pytest.raises(FlowNotCallableError, match=r"run it with \.run\(\)"):
+        flow(n=1)
