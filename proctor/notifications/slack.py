@@ -88,7 +88,9 @@ def slack_payload(event: NotificationEvent) -> dict[str, Any]:
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"at {event.timestamp}"}]}
     )
-    return {"text": _plain(fallback, _FALLBACK_LIMIT), "blocks": blocks}
+    # The top-level text is mrkdwn too (Slack reads `<...>` in it as a link or a mention, and
+    # `&` as the start of an entity): escaped like the sections.
+    return {"text": _escape(" ".join(fallback.split()), _FALLBACK_LIMIT), "blocks": blocks}
 
 
 class SlackNotifier(Notifier):

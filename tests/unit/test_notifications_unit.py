@@ -263,7 +263,10 @@ def test_slack_payload_escapes_names_and_omits_unknowns():
     payload = slack_payload(event(flow_name="<etl & co>", flow_run_id=None))
     fields = [f["text"] for f in payload["blocks"][1]["fields"]]
     assert fields == ["*Flow*\n&lt;etl &amp; co&gt;", "*State*\nFailed"]
-    assert payload["text"] == "[proctor] flow <etl & co>: Failed: boom"
+    # The top-level text is mrkdwn as well: escaped the same way.
+    assert payload["text"] == "[proctor] flow &lt;etl &amp; co&gt;: Failed: boom"
+    bold = slack_payload(event(state=Failed("<b>bad</b> & worse", ended_at=0.0)))
+    assert bold["text"] == "[proctor] flow etl: Failed: &lt;b&gt;bad&lt;/b&gt; &amp; worse"
 
 
 def test_email_body_lists_known_fields_only():
