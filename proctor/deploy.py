@@ -138,7 +138,9 @@ def build_deployment(
         "working_directory": str(folder.resolve()),
         "parameters": jsonable(defaults),
         "parameter_schema": parameter_schema(flow),
-        "schedule": schedule_json(schedule),
+        # As in Prefect 1, a flow's own schedule is its deployment's unless one is given.
+        "schedule": schedule_json(schedule if schedule is not None
+                                  else getattr(flow, "schedule", None)),
         "work_queue_name": work_queue,
         "tags": list(tags),
         "paused": bool(paused),

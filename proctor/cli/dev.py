@@ -44,11 +44,18 @@ if TYPE_CHECKING:
 
     from ..agent import Agent
 
-#: (file in the examples folder, flow attribute, schedule: an interval or None)
+#: (file in the examples folder, flow attribute, on the `--interval` schedule). Every step of
+#: the workshop, the failing ones too (so the dashboard shows a failure and its traceback); a
+#: flow with a schedule of its own (05) keeps it.
 EXAMPLES: tuple[tuple[str, str, bool], ...] = (
     ("00_etl.py", "flow", True),
     ("01_parallel.py", "flow", False),
     ("02_parameters.py", "etl", False),
+    ("03_errors_and_triggers.py", "flow", False),
+    ("04_hooks.py", "flow", False),
+    ("05_schedules.py", "flow", False),
+    ("06_server.py", "flow", False),
+    ("07_dask.py", "flow", False),
 )
 DEPLOYMENT_NAME = "workshop"
 HOST = "127.0.0.1"
@@ -223,8 +230,8 @@ def deploy_examples(url: str, folder: Path, schedule: Any) -> list[str]:
                 continue
             deployment, _ = call_api(client.upsert_deployment, body)
             label = f"{deployment['flow_name']}/{deployment['name']}"
-            when = (schedule.describe() if scheduled
-                    else f"on demand: {proctor_command()} run {label} --watch")
+            when = (deployment.get("schedule_description")
+                    or f"on demand: {proctor_command()} run {label} --watch")
             lines.append(f"  {label:<32} {reference:<32} {when}")
     return lines
 

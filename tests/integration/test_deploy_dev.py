@@ -49,8 +49,12 @@ def test_dev_deploys_the_examples_runs_them_and_stops_on_ctrl_c(tmp_path):
             assert dev.poll() is None and time.monotonic() < deadline, output()
             time.sleep(0.1)
         text = output()
-        for label in ("etl/workshop", "parallel-etl/workshop", "etl-with-parameters/workshop"):
+        for label in ("etl/workshop", "parallel-etl/workshop", "etl-with-parameters/workshop",
+                      "errors-and-triggers/workshop", "hooks-demo/workshop",
+                      "scheduled-snapshot/workshop", "sales-report/workshop",
+                      "dask etl/workshop"):  # every workshop step, the failing ones too
             assert label in text, text
+        assert "not deployed" not in text, text
         assert "every 2 seconds" in text
 
         watch = subprocess.run(

@@ -8,20 +8,23 @@ import sys
 import pytest
 
 EXAMPLES = sorted((pathlib.Path(__file__).parents[2] / "examples").glob("[0-9][0-9]_*.py"))
+#: The examples that run alone as scripts (06 deploys to a server: tested with one below).
+STANDALONE = [path for path in EXAMPLES if not path.name.startswith("06_")]
 
 
 def load(path):
     spec = importlib.util.spec_from_file_location(f"example_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: flow.deploy() finds the flow's file
     spec.loader.exec_module(module)
     return module
 
 
 def test_there_are_examples_for_the_workshop_steps():
-    assert [p.name[:2] for p in EXAMPLES][:5] == ["00", "01", "02", "03", "04"]
+    assert [p.name[:2] for p in EXAMPLES] == ["00", "01", "02", "03", "04", "05", "06", "07"]
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", STANDALONE, ids=lambda p: p.stem)
 def test_example_runs_as_a_script(path):
     done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -85,3 +88,41 @@ def test_hooks_example_without_url_prints_the_message(monkeypatch, capsys):
     assert module.flow.run().is_failed()
     out = capsys.readouterr().out
     assert "Would post to Slack" in out and "negative amounts in rows [2]" in out
+
+
+def test_schedules_example_carries_its_schedule_and_runs_once():
+    from datetime import datetime, timezone
+
+    module = load(EXAMPLES[5])
+    assert module.flow.schedule is module.schedule
+    after = datetime(2026, 12, 4, 20, 0, tzinfo=timezone.utc)  # a Friday evening
+    times = module.schedule.next(3, after=after)
+    assert [t.weekday() for t in times] == [0, 0, 0]  # the weekend is skipped
+    assert times[0] == datetime(2026, 12, 7, 0, 0, tzinfo=timezone.utc)
+    state = module.flow.run(run_on_schedule=False)
+    assert state.is_successful() and state.result["publish"].result.startswith("42 rows")
+
+
+def test_server_example_deploys_itself_and_its_run_succeeds_on_an_agent(
+        orchestrator, start_agent, tmp_path):
+    from proctor.client import ProctorClient
+
+    module = load(EXAMPLES[6])
+    assert module.flow.run(parameters={"region": "north"}).result["report"].result == \
+        "north: 325"
+    deployment, run = module.deploy_and_run(orchestrator.url)
+    assert deployment["working_directory"] and deployment["entrypoint"].endswith(
+        "06_server.py:flow")
+    start_agent("default", "--code-root", str(EXAMPLES[6].parent))
+    with ProctorClient(orchestrator.url) as client:
+        import time
+
+        deadline = time.monotonic() + 60
+        while client.read_flow_run(run["id"])["state_type"] not in {"SUCCESS", "FAILED",
+                                                                   "CRASHED"}:
+            assert time.monotonic() < deadline, "the example's run did not end"
+            time.sleep(0.2)
+        ended = client.read_flow_run(run["id"])
+        assert ended["state_type"] == "SUCCESS", ended["state"]
+        logs = [line["message"] for line in client.read_logs(run["id"])]
+    assert "sales of south: 210" in logs
