@@ -9,12 +9,13 @@ shorter (or zero), and times already in the past when a run finishes are skipped
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from ..core.states import State
+from ..core.states import Cancelled, State
 
 _log = logging.getLogger("proctor.flow_run")
 
@@ -61,10 +62,27 @@ class ScheduledRunner:
         return self.run_once(dict(due.parameters))
 
     def run(self, max_runs: int | None = None) -> State | None:
-        """Run until the schedule ends or `max_runs` runs happened; the last run's state."""
+        """Run until the schedule ends or `max_runs` runs happened; the last run's state.
+
+        Ctrl-C (or SIGTERM under `proctor run`) ends the loop with one line saying what was
+        stopped, not a traceback: stopping a scheduled loop is how it is meant to end. A run
+        in progress was already ended Cancelled by the engine; its state is returned."""
+        from .interrupts import reason_of
+
         last = None
         while max_runs is None or self.runs < max_runs:
-            state = self.step()
+            runs_before = self.runs
+            try:
+                state = self.step()
+            except KeyboardInterrupt as exc:
+                reason = reason_of(exc)
+                mid_run = self.runs > runs_before
+                done = self.runs - 1 if mid_run else self.runs
+                what = ("the run in progress ended Cancelled" if mid_run
+                        else "no run was in progress")
+                print(f"Flow {self.name!r}: schedule stopped ({reason}) after {done} "
+                      f"finished run(s); {what}.", file=sys.stderr, flush=True)
+                return Cancelled(f"schedule stopped: {reason}") if mid_run else last
             if state is None:
                 break
             last = state

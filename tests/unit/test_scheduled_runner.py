@@ -80,3 +80,37 @@ def test_flow_with_schedule_runs_repeatedly(monkeypatch):
     state = f.run(n=7, max_scheduled_runs=2)
     assert state.is_successful() and seen == [7, 7]
     assert f.run(run_on_schedule=False, n=2).is_successful() and seen[-1] == 2
+
+
+def test_ctrl_c_while_waiting_ends_the_loop_with_one_line(capsys):
+    clock = FakeClock(T0)
+    done = []
+
+    def sleep(seconds):
+        if done:
+            raise KeyboardInterrupt
+        clock.sleep(seconds)
+
+    def run_once(params):
+        done.append(1)
+        return Success(result="first")
+
+    runner = ScheduledRunner(IntervalSchedule("1m"), run_once, name="etl", now=clock, sleep=sleep)
+    assert runner.run().result == "first"  # the last finished run's state
+    err = capsys.readouterr().err
+    assert err == ("Flow 'etl': schedule stopped (interrupted by the user (Ctrl-C)) after 1 "
+                   "finished run(s); no run was in progress.\n")
+
+
+def test_ctrl_c_during_a_run_returns_it_cancelled(capsys):
+    clock = FakeClock(T0)
+
+    def run_once(params):
+        raise KeyboardInterrupt
+
+    runner = ScheduledRunner(IntervalSchedule("1m"), run_once, name="etl", now=clock,
+                             sleep=clock.sleep)
+    state = runner.run()
+    assert state.is_cancelled()
+    assert "after 0 finished run(s); the run in progress ended Cancelled." in \
+        capsys.readouterr().err
