@@ -133,7 +133,12 @@ def run_command(
     except ProctorError as exc:  # the flow could not start (a definition problem)
         fail(f"flow {flow.name!r} from {loaded.reference} could not run: {exc}", EXIT_FAILED)
     except KeyboardInterrupt as exc:
-        err.print(f"Flow run {flow.name!r} stopped ({reason_of(exc)}): recorded as Cancelled.")
+        from ..client import api_url_from_env
+
+        recorded = api_url_from_env()
+        where = f", and so recorded on {recorded}" if recorded else ""
+        err.print(f"Flow run {flow.name!r} stopped ({reason_of(exc)}): it ended "
+                  f"Cancelled{where}.", highlight=False, soft_wrap=True)
         exit_interrupted()
     finally:
         restore()
