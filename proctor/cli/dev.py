@@ -27,6 +27,7 @@ What makes "everything" true, whatever ends this command:
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -147,6 +148,13 @@ def dev_command(
     say("Stopped.")
 
 
+def api_option(url: str) -> str:
+    """` --api-url URL` when `url` is not the commands' default server, else nothing."""
+    from .api import DEFAULT_API_URL
+
+    return "" if url == DEFAULT_API_URL else f" --api-url {url}"
+
+
 def first_steps(url: str) -> str:
     """What to type next, in commands that work as printed (`proctor` may not be on PATH)."""
     proctor = proctor_command()
@@ -155,10 +163,11 @@ def first_steps(url: str) -> str:
     if proctor != "proctor":
         lines.append(f"`proctor` is not on your PATH: type {proctor} (or first "
                      f"`source {Path(proctor).parent}/activate`).")
+    api = api_option(url)
     lines += [
         "Next, in another terminal:",
-        f"  {proctor} runs ls                 # what ran",
-        f"  {anywhere} deploy flows.py:etl --name mine --interval 1h",
+        f"  {proctor} runs ls{api}                 # what ran",
+        f"  {anywhere} deploy flows.py:etl --name mine --interval 1h{api}",
         "      # typed in your own project folder: this agent runs it there",
         f"  open {url}/flows                  # Run now, and watch it live",
     ]
@@ -231,7 +240,8 @@ def deploy_examples(url: str, folder: Path, schedule: Any) -> list[str]:
             deployment, _ = call_api(client.upsert_deployment, body)
             label = f"{deployment['flow_name']}/{deployment['name']}"
             when = (deployment.get("schedule_description")
-                    or f"on demand: {proctor_command()} run {label} --watch")
+                    or f"on demand: {proctor_command()} run {shlex.quote(label)} --watch"
+                    f"{api_option(url)}")
             lines.append(f"  {label:<32} {reference:<32} {when}")
     return lines
 

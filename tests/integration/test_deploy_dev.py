@@ -55,12 +55,18 @@ def test_dev_deploys_the_examples_runs_them_and_stops_on_ctrl_c(tmp_path):
                       "dask etl/workshop"):  # every workshop step, the failing ones too
             assert label in text, text
         assert "not deployed" not in text, text
+        assert "'dask etl/workshop' --watch" in text  # a name with a space, quoted
         assert "every 2 seconds" in text
 
+        # The command printed for an on-demand example works as printed, in a shell whose
+        # PATH does not hold the venv (as after `make run`).
+        (printed,) = [line.split("on demand: ", 1)[1] for line in text.splitlines()
+                      if "parallel-etl/workshop" in line and "on demand: " in line]
+        assert re.match(r"\S*bin/proctor run parallel-etl/workshop --watch", printed), printed
+        assert printed.endswith(f"--api-url {url}")
         watch = subprocess.run(
-            [sys.executable, "-m", "proctor.cli.main", "run", "parallel-etl/workshop",
-             "--watch", "--api-url", url],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+            ["bash", "-c", printed], cwd=ROOT, env={**env, "PATH": "/usr/bin:/bin"},
+            capture_output=True, text=True, timeout=60,
         )
         assert watch.returncode == 0, watch.stdout + watch.stderr + output()
 
