@@ -18,6 +18,7 @@
 
 from .core.bindings import unmapped
 from .core.context import get_run_context
+from .core.control_flow import case, ifelse, merge, switch
 from .core.errors import ProctorError
 from .core.graph import Parameter
 from .core.states import State, StateType
@@ -36,6 +37,10 @@ __all__ = [
     "FlowFunction",
     "Parameter",
     "unmapped",
+    "case",
+    "switch",
+    "ifelse",
+    "merge",
     "get_run_logger",
     "get_run_context",
     "State",

@@ -14,6 +14,7 @@ from typing import Any
 
 from .bindings import Bindings, bind, strip_unmapped
 from .context import CALL_SINK
+from .control_flow import guard_of
 from .errors import (
     CycleError,
     FlowDefinitionError,
@@ -382,6 +383,9 @@ class FlowGraph:
                     f"which is not a task or a task result of flow {self.name!r}"
                 )
             self.add_edge(up, node)
+        guard = guard_of(self)
+        if guard is not None and guard is not node and not task.is_parameter:
+            self.add_edge(guard, node)  # called inside `with case(...)`: runs only on a match
         return node
 
     def _to_node(self, value: Any) -> Node | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from .signals import SKIP
 from .states import Paused, Pending, Skipped, State, TriggerFailed
 
 Trigger = Callable[[Sequence[State]], bool]
@@ -97,8 +98,11 @@ def gate(
             return Skipped(f"upstream task(s) {', '.join(skipped)} skipped, so {task_key} skipped")
     if trigger is manual_only:
         return Paused(f"{task_key} waits to be resumed (trigger 'manual_only')")
-    if trigger(states):
-        return None
+    try:
+        if trigger(states):
+            return None
+    except SKIP as exc:  # a trigger may decide the task is skipped (merge: every branch was)
+        return Skipped(str(exc) or f"{task_key} skipped by its trigger")
     bad = [k for k, s in upstream if not s.is_successful()]
     return TriggerFailed(
         f"trigger {getattr(trigger, '__name__', trigger)!r} of {task_key} was not met: "
