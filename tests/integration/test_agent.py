@@ -145,11 +145,11 @@ def test_an_entrypoint_that_cannot_be_loaded_fails_the_run_with_the_reason(start
 
 # -- two agents, many runs: each exactly once -------------------------------------------------
 #: Runs in the two-agent test, on each database: each is a process of its own (~0.3 s of CPU),
-#: so more would cost the suite's time; 100 keeps both agents busy at their limit for seconds.
-MANY_RUNS = {"sqlite": 100, "postgresql": 100}
+#: so more would cost the suite's time; 60 keep both agents busy at their limit for seconds.
+MANY_RUNS = {"sqlite": 60, "postgresql": 60}
 
 
-@pytest.mark.timeout(420)  # 100 subprocess runs: ~30 s alone on 2 cores, more under load
+@pytest.mark.timeout(420)  # 60 subprocess runs: ~20 s alone on 2 cores, more under load
 def test_two_agents_run_many_due_runs_exactly_once(orchestrator, deploy, start_agent, api,
                                                    tmp_path):
     total = MANY_RUNS[orchestrator.database]

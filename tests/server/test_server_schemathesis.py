@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: 
 
 from proctor.server.api.app import create_app  # noqa: E402
 
-EXAMPLES = 15
+EXAMPLES = 10
 
 
 def _schema() -> schemathesis.BaseSchema:
