@@ -152,3 +152,24 @@ def test_a_run_without_an_agent_lives_as_long_as_its_process_heartbeats(client, 
     # The process, if it is alive after all, learns that the server ended its run.
     beat = client.post("/api/flow_runs/heartbeat", json={"flow_run_ids": [run["id"]]}).json()
     assert beat == {"cancel": [], "ended": {run["id"]: "CRASHED"}}
+
+
+def test_the_grace_after_a_start_counts_from_the_first_request_answered(database_url):
+    """The app starts its services before it listens: heartbeats can arrive only once it
+    answers, so the reaper's grace after a (re)start counts from the first request."""
+    from fastapi.testclient import TestClient
+
+    from proctor.server.api.app import create_app
+
+    app = create_app(database_url, services=True)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        reaper = next(s for s in app.state.services.services if s.name == "reaper")
+        started = reaper.awake_since
+        time.sleep(0.05)
+        assert client.get("/api/health").status_code == 200
+        first = reaper.awake_since
+        assert first > started  # moved to the first request
+        client.get("/api/health")
+        assert reaper.awake_since == first  # once only
+        assert not reaper.judges_silence(first + reaper.agent_timeout - 0.01)
+        assert reaper.judges_silence(first + reaper.agent_timeout)

@@ -24,7 +24,7 @@ from .deps import require_api_key
 from .errors import install_error_handlers
 from .guards import HostGuard, OriginGuard, allowed_host_names
 from .metrics import RequestMetrics
-from .middleware import BodyLimit, RequestTimer
+from .middleware import BodyLimit, FirstRequest, RequestTimer
 from .responses import document_error_answers
 from .route_table import hold_to_schema
 from .routers import (
@@ -104,6 +104,8 @@ def create_app(
     app.add_middleware(OriginGuard)
     app.add_middleware(HostGuard, allowed=allowed_hosts)
     app.add_middleware(RequestTimer, metrics=app.state.request_metrics)
+    if background is not None:
+        app.add_middleware(FirstRequest, on_first=background.serving)
 
     held = Depends(hold_to_schema)
     app.include_router(document_error_answers(health.router, guarded=False), dependencies=[held])

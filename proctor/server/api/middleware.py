@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -95,6 +96,21 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+class FirstRequest:
+    """Calls `on_first(time.time())` when the first HTTP request arrives (once): the moment
+    the server is seen to answer, which the reaper's grace counts from."""
+
+    def __init__(self, app: ASGIApp, *, on_first: Callable[[float], None]) -> None:
+        self.app = app
+        self.on_first: Callable[[float], None] | None = on_first
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.on_first is not None and scope["type"] == "http":
+            note, self.on_first = self.on_first, None
+            note(time.time())
+        await self.app(scope, receive, send)
 
 
 class RequestTimer:

@@ -104,6 +104,14 @@ class Services:
         for service in self.services:
             service.stop()
 
+    def serving(self, moment: float) -> None:
+        """The app answered its first request at `moment`: tell the services that care (the
+        reaper counts its grace from then, not from when it started)."""
+        for service in self.services:
+            note = getattr(service, "serving", None)
+            if note is not None:
+                note(moment)
+
     def wake(self, name: str | None = None) -> None:
         """Wake the service called `name` (all of them when None)."""
         for service in self.services:

@@ -8,8 +8,9 @@ Silence is evidence only when heartbeats could have arrived. While the server wa
 database was (an outage, a lost connection, a writer holding SQLite's lock too long), no
 heartbeat could be recorded, so every agent and every run would look silent afterwards. The
 reaper therefore judges silence only once heartbeats have been possible for a whole timeout:
-since its own start, and since the last database failure anyone on this server saw
-(`Database.last_outage_at`, its own failed passes included).
+since the server answered its first request (not merely since the reaper started: the app
+starts its services before it listens), and since the last database failure anyone on this
+server saw (`Database.last_outage_at`, its own failed passes included).
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ class Reaper(Service):
     def start(self) -> None:
         self.awake_since = time.time()
         super().start()
+
+    def serving(self, moment: float) -> None:
+        """Requests are answered from `moment` on: heartbeats can arrive only from then, so the
+        grace restarts there (the app starts its services before it listens, and a loaded
+        machine can take seconds between the two)."""
+        if self.awake_since is not None:
+            self.awake_since = max(self.awake_since, moment)
 
     def judges_silence(self, moment: float) -> bool:
         """Have heartbeats been possible for a whole timeout before `moment` (module
