@@ -94,8 +94,7 @@ class case:  # noqa: N801 - a context manager named as Prefect 1 names it
         self._token: Any = None
 
     def __enter__(self) -> case:
-        flow = _flow()
-        del flow  # checked: a case belongs in a `with Flow(...)` block
+        _flow()  # a case belongs in a `with Flow(...)` block
         self.check = CompareValue(self.value)(self.task)  # inside the outer cases, not this one
         self._token = OPEN_CASES.set((*OPEN_CASES.get(), self.check))
         return self
