@@ -16,12 +16,18 @@
     flow.run()
 """
 
+from .core.apply_map import apply_map
 from .core.bindings import unmapped
 from .core.context import get_run_context
+from .core.context_values import context
 from .core.control_flow import case, ifelse, merge, switch
 from .core.errors import ProctorError
+from .core.flatten import flatten
 from .core.graph import Parameter
+from .core.imperative import Edge
+from .core.resources import resource_manager
 from .core.states import State, StateType
+from .core.tags import tags
 from .core.task import Task, task
 from .engine.dynamic import TaskFuture
 from .engine.logs import get_run_logger
@@ -37,6 +43,12 @@ __all__ = [
     "FlowFunction",
     "Parameter",
     "unmapped",
+    "flatten",
+    "apply_map",
+    "context",
+    "tags",
+    "resource_manager",
+    "Edge",
     "case",
     "switch",
     "ifelse",

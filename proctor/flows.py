@@ -124,7 +124,13 @@ class Flow(FlowGraph, _ServerMethods):
     """A flow built as a graph: `with Flow("etl") as f: ...`, then `f.run(parameters={...})`.
 
     `retries`/`retry_delay` retry the whole run when it fails; `state_handlers` and
-    `on_failure/on_success/on_retry/on_completion` see the flow run's states.
+    `on_failure/on_success/on_retry/on_completion` see the flow run's states;
+    `terminal_state_handler(flow, state, reference_task_states) -> State | None` may replace
+    the final state once it is known.
+
+    Prefect 1's constructor is taken too: `Flow(name, schedule)` (a schedule as the second
+    argument), `tasks=[...]`, `edges=[Edge(...)]`, `reference_tasks=[...]`, and `result=` (the
+    default `Result` of its tasks, `core.targets`).
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -154,8 +160,16 @@ class Flow(FlowGraph, _ServerMethods):
         on_success: Any = None,
         on_retry: Any = None,
         on_completion: Any = None,
+        tasks: Iterable[Any] | None = None,
+        edges: Iterable[Any] | None = None,
+        reference_tasks: Iterable[Any] | None = None,
+        result: Any = None,
+        terminal_state_handler: Any = None,
+        validate: Any = None,
     ) -> None:
         super().__init__(name, description=description)
+        if schedule is None and executor is not None and hasattr(executor, "next_runs"):
+            schedule, executor = executor, None  # Prefect 1's Flow(name, schedule)
         if schedule is not None and not hasattr(schedule, "next_runs"):
             raise TaskOptionError(
                 f"flow {name!r}: schedule={schedule!r} is not a schedule; use one from "
@@ -170,6 +184,27 @@ class Flow(FlowGraph, _ServerMethods):
             {"state_handlers": state_handlers, "on_failure": on_failure,
              "on_success": on_success, "on_retry": on_retry, "on_completion": on_completion},
         )
+        from .core.targets import Result
+
+        if result is not None and not isinstance(result, Result):
+            raise TaskOptionError(
+                f"flow {name!r}: result={result!r} is not a Result; use e.g. "
+                f"proctor.results.LocalResult(dir='results')"
+            )
+        self.result = result
+        if terminal_state_handler is not None and not callable(terminal_state_handler):
+            raise TaskOptionError(
+                f"flow {name!r}: terminal_state_handler={terminal_state_handler!r} is not "
+                f"callable; pass a function (flow, state, reference_task_states) -> State"
+            )
+        self.terminal_state_handler = terminal_state_handler
+        for task in tasks or ():
+            self.add_task(task)
+        for edge in edges or ():
+            self.add_edge(edge.upstream_task, edge.downstream_task, key=edge.key,
+                          mapped=edge.mapped)
+        if reference_tasks is not None:
+            self.set_reference_tasks(reference_tasks)
 
     def run(
         self,
@@ -182,6 +217,7 @@ class Flow(FlowGraph, _ServerMethods):
         max_scheduled_runs: int | None = None,
         flow_run_id: str | None = None,
         resume: State | None = None,
+        task_states: Mapping[Any, State] | None = None,
         **parameter_values: Any,
     ) -> State:
         """Run the graph; returns the flow-run State (its `result` maps handles to states).
@@ -193,11 +229,15 @@ class Flow(FlowGraph, _ServerMethods):
 
         `resume=` an earlier run's State: tasks that succeeded then are kept, paused
         `manual_only` tasks are approved, everything else runs again (`core.resume`).
+        `task_states={task: State}` (Prefect 1) gives tasks their states: they do not run, and
+        the tasks after them see those states.
         """
         values = {**(parameters or {}), **parameter_values}
         chosen = resolve_executor(executor if executor is not None else self.executor)
         self.validate_parameters(values)  # fail now, not at the first scheduled time
         resumption = Resumption.from_state(resume) if resume is not None else None
+        if task_states:
+            resumption = Resumption.given(self, task_states, resumption)
 
         def once(extra: dict[str, Any]) -> State:
             merged = {**extra, **values}

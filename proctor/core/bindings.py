@@ -129,10 +129,13 @@ def _substitute(value: Any, value_of: Callable[[Any], Any]) -> Any:
     return value
 
 
-def expand(task_name: str, args: list, kwargs: dict) -> list[tuple[list, dict]]:
+def expand(task_name: str, args: list, kwargs: dict,
+           size: int | None = None) -> list[tuple[list, dict]]:
     """One (args, kwargs) per element: mapped arguments are zipped, `Unmapped` ones repeated.
 
     All mapped arguments must have the same length; mapping over empty iterables gives no runs.
+    `size` is the length asked by upstreams mapped over without their values (Prefect 1's
+    `.map(upstream_tasks=[t])`): with no mapped argument, the call is repeated `size` times.
     """
     mapped: dict[Any, list] = {}
     for where, value in (*enumerate(args), *kwargs.items()):
@@ -145,11 +148,13 @@ def expand(task_name: str, args: list, kwargs: dict) -> list[tuple[list, dict]]:
                 f"wrap constants in unmapped(...)"
             )
         mapped[where] = list(value)
-    if not mapped:
+    if not mapped and size is None:
         raise MappingError(
             f"task {task_name!r} was mapped but every argument is unmapped(): nothing to map over"
         )
     lengths = {where: len(items) for where, items in mapped.items()}
+    if size is not None:
+        lengths["the mapped upstream tasks"] = size
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{_arg_name(w)}={n}" for w, n in lengths.items())
         raise MappingError(

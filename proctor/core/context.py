@@ -35,6 +35,9 @@ class FlowRunContext:
     flow_run_id: str
     flow_name: str
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: what `proctor.context` holds for this run (`core.context_values.run_values`): the values
+    #: set with `with proctor.context(...)` when it started, its scheduled start time, ...
+    values: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -50,6 +53,11 @@ class TaskRunContext:
     attempt: int = 1
     #: the Task being run (for cache key functions and hooks)
     task: Any = None
+    #: the flow run's `proctor.context` values (one dict shared by the run's task runs; it
+    #: travels with the attempt to a worker process, where the flow run's context is not set)
+    values: dict[str, Any] | None = None
+    #: the run's name from the task's `task_run_name` (None: the task key is its name)
+    name: str | None = None
 
 
 @dataclass(slots=True)

@@ -108,3 +108,15 @@ class FlowRunFailedError(ProctorError):
 
 class FlowLoadError(ProctorError):
     """A `path/to/file.py:flow` reference could not be loaded."""
+
+
+class TaskResultTruthError(FlowDefinitionError, TypeError):
+    """`if task_result:` while a graph is built: the value does not exist yet."""
+
+
+class StateMutationError(ProctorError, AttributeError):
+    """A state's field was assigned: states are values; `state.copy(field=...)` makes a new one."""
+
+
+class UnknownTaskOptionError(TaskOptionError, TypeError):
+    """A task was given an option it does not have."""

@@ -12,7 +12,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .bindings import Bindings, bind, strip_unmapped
+from .apply_map import mapping_scope
+from .bindings import Bindings, Unmapped, bind, strip_unmapped
 from .context import CALL_SINK
 from .control_flow import guard_of
 from .errors import (
@@ -23,17 +24,27 @@ from .errors import (
     TaskHandleError,
     UnknownParameterError,
 )
+from .imperative import Edge, ImperativeGraph
+from .operators import Operators
 from .task import Task
 from .triggers import BUILTIN, RUNS_ON_FAILURE
 
 _NO_DEFAULT = object()
 
 
-class Node:
-    """One call of a task in a flow's graph: the handle a call returns while building."""
+class Node(Operators):
+    """One call of a task in a flow's graph: the handle a call returns while building.
+
+    Operators on a handle record small tasks (`a + b`, see `core.operators`); attributes it does
+    not have itself are the task's (`handle.tags`, `handle.max_retries`), as Prefect 1's copies
+    of a task were. A node added by the imperative API (`flow.add_task(t)`, `t.set_upstream(...,
+    flow=f)`) stands for its task: the task-level views (`flow.tasks`, `root_tasks()`) show the
+    task object itself, which is what such code holds.
+    """
 
     _proctor_handle = True
-    __slots__ = ("flow", "task", "key", "bindings", "mapped", "order_deps", "__weakref__")
+    __slots__ = ("flow", "task", "key", "bindings", "mapped", "order_deps", "mapped_upstream",
+                 "added", "__weakref__")
 
     def __init__(self, flow: FlowGraph, task: Task, key: str, bindings: Bindings, mapped: bool):
         self.flow = flow
@@ -42,6 +53,25 @@ class Node:
         self.bindings = bindings
         self.mapped = mapped
         self.order_deps: list[Node] = []
+        #: upstreams a mapped node maps over without taking their values (`.map(upstream_tasks=
+        #: [t])` in Prefect 1): one run per element of their results
+        self.mapped_upstream: list[Node] = []
+        self.added = False
+
+    @property
+    def handle(self) -> Any:
+        """What the user holds for this node: the task when it was added whole, else the node."""
+        return self.task if self.added else self
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name in Node.__slots__:
+            raise AttributeError(name)
+        try:
+            return getattr(self.task, name)
+        except AttributeError:
+            raise AttributeError(
+                f"{self!r} (a call of task {self.task.name!r}) has no attribute {name!r}"
+            ) from None
 
     @property
     def name(self) -> str:
@@ -51,15 +81,25 @@ class Node:
     def upstream(self) -> tuple[Node, ...]:
         """Every node this one waits for: data dependencies first, then order-only ones."""
         deps = self.bindings.deps
-        if not self.order_deps:
+        if not self.order_deps and not self.mapped_upstream:
             return deps
-        return deps + tuple(n for n in self.order_deps if n not in deps)
+        seen = {id(n) for n in deps}
+        extra = []
+        for n in (*self.mapped_upstream, *self.order_deps):
+            if id(n) not in seen:
+                seen.add(id(n))
+                extra.append(n)
+        return deps + tuple(extra)
 
-    def set_upstream(self, other: Any) -> None:
-        self.flow.add_edge(other, self)
+    def set_upstream(self, other: Any, flow: Any = None, key: str | None = None,
+                     mapped: bool = False) -> None:
+        """Make `other` run before this call (passed as argument `key` when given)."""
+        self.flow.add_edge(other, self, key=key, mapped=mapped)
 
-    def set_downstream(self, other: Any) -> None:
-        self.flow.add_edge(self, other)
+    def set_downstream(self, other: Any, flow: Any = None, key: str | None = None,
+                       mapped: bool = False) -> None:
+        """Make this call run before `other` (passed to it as argument `key` when given)."""
+        self.flow.add_edge(self, other, key=key, mapped=mapped)
 
     def __getitem__(self, key: Any) -> Node:
         """`rows[0]` inside a flow: a node that picks one item of this node's result."""
@@ -78,13 +118,16 @@ class Node:
         )
 
     def __iter__(self) -> Iterator[Any]:
+        """`a, b = t()` for a task that says how many values it returns (`nout=2`, or a
+        `-> tuple[int, int]` annotation): one item node per value."""
+        count = outputs_of(self.task)
+        if count:
+            return iter([self[i] for i in range(count)])
         raise TypeError(
             f"cannot iterate over {self!r} while building flow {self.flow.name!r}: its value "
-            f"exists only at run time. Use a_task.map({self.key}) to run a task per element."
+            f"exists only at run time. Use a_task.map({self.key}) to run a task per element, "
+            f"or give the task nout=N (or a tuple[...] return annotation) to unpack N values."
         )
-
-    def __bool__(self) -> bool:
-        return True
 
     def __repr__(self) -> str:
         kind = "mapped " if self.mapped else ""
@@ -164,8 +207,16 @@ class StateMap(dict):
         )
 
 
-class FlowGraph:
-    """A named graph of task calls. `with FlowGraph("etl") as g:` records calls into it."""
+class FlowGraph(ImperativeGraph):
+    """A named graph of task calls. `with FlowGraph("etl") as g:` records calls into it.
+
+    The node-level API (`nodes`, `root_nodes()`, `add_edge`) is the engine's; the task-level
+    views and the imperative wiring of Prefect 1 (`tasks`, `edges`, `root_tasks()`, `bind`,
+    `copy`) are in `core.imperative`.
+    """
+
+    #: what `core.operators` looks for to know a graph is being built
+    records_calls = True
 
     def __init__(self, name: str, *, description: str = "") -> None:
         if not isinstance(name, str) or not name.strip():
@@ -178,6 +229,8 @@ class FlowGraph:
         self._keys: dict[str, int] = {}
         self._tokens: list[Any] = []
         self._reference: list[Node] | None = None
+        #: nodes of other graphs -> this graph's node for them (after `copy`/`update`)
+        self._origin: dict[Node, Node] = {}
 
     # -- the `with` block -----------------------------------------------------------------------
     def __enter__(self) -> FlowGraph:
@@ -189,28 +242,40 @@ class FlowGraph:
 
     # -- CallSink: what task calls inside the block do ----------------------------------------
     def call(self, task: Task, args: tuple, kwargs: dict, upstream: Iterable[Any] | None) -> Node:
+        scope = mapping_scope(self)
+        if scope is not None:  # inside apply_map: every call is mapped (core.apply_map)
+            return scope.call(task, args, kwargs, upstream)
         return self.record_call(task, args, kwargs, upstream)
 
     def submit(self, task: Task, args: tuple, kwargs: dict, upstream: Iterable[Any] | None) -> Node:
         return self.record_call(task, args, kwargs, upstream)
 
     def map(self, task: Task, args: tuple, kwargs: dict, upstream: Iterable[Any] | None) -> Node:
-        if not args and not kwargs:
-            raise FlowDefinitionError(f"{task.name}.map() needs at least one argument to map over")
+        if not args and not kwargs and not upstream:
+            raise FlowDefinitionError(
+                f"{task.name}.map() needs at least one argument (or mapped upstream task) to map "
+                f"over"
+            )
         return self.record_call(task, args, kwargs, upstream, mapped=True)
 
     # -- building -------------------------------------------------------------------------------
-    def add_task(self, task: Task) -> Node:
-        """Add `task` with no arguments (or return its node if it is already in the flow)."""
+    def add_node(self, task: Task) -> Node:
+        """The node of `task` added whole (with no arguments yet), or its node if it is in the
+        flow already."""
         existing = self._by_task.get(self._check_task(task))
         if existing:
             return existing[0]
-        return self.record_call(task, (), {})
+        node = self.record_call(task, (), {})
+        node.added = True
+        return node
 
     def node_of(self, item: Any) -> Node:
         """The node an argument stands for: a handle of this flow, or a task used once here."""
         if isinstance(item, Node):
             if item.flow is not self:
+                adopted = self._origin.get(item)  # a handle of the flow this one copies
+                if adopted is not None:
+                    return adopted
                 raise TaskHandleError(
                     f"task handle {item!r} belongs to flow {item.flow.name!r} and cannot be used "
                     f"in flow {self.name!r}; call the task again inside this flow instead"
@@ -219,7 +284,7 @@ class FlowGraph:
         task = self._check_task(item)
         nodes = self._by_task.get(task)
         if not nodes:
-            return self.add_task(task)
+            return self.add_node(task)
         if len(nodes) > 1:
             raise FlowDefinitionError(
                 f"task {task.name!r} is called {len(nodes)} times in flow {self.name!r}, so the "
@@ -234,30 +299,62 @@ class FlowGraph:
         downstream_tasks: Iterable[Any] | None = None,
         keyword_tasks: Mapping[str, Any] | None = None,
         mapped: bool = False,
-    ) -> Node:
-        """Wire `task` into the flow: order-only upstreams/downstreams, and data by keyword."""
+        **_ignored: Any,
+    ) -> None:
+        """Wire `task` into the flow: order-only upstreams/downstreams, and data by keyword
+        (mapped over when `mapped`; the other arguments of a mapped task are passed whole)."""
         node = self.node_of(task)
         if keyword_tasks:
-            kwargs = {**node.bindings.kwargs, **keyword_tasks}
-            old_deps = set(node.bindings.deps)
-            node.bindings = bind(node.bindings.args, kwargs, self._to_node)
-            for up in node.bindings.deps:
-                if up not in old_deps:
-                    self._link(up, node)
-            if mapped:
+            args, kwargs = node.bindings.args, dict(node.bindings.kwargs)
+            if mapped and not node.mapped:  # what it had before is passed whole
+                args = tuple(_whole(args))
+                kwargs = {k: unmapped_value(v) for k, v in kwargs.items()}
                 node.mapped = True
+            kwargs.update(_as_mapped(node, keyword_tasks, mapped))
+            self.rebind(node, args, kwargs)
         for up in upstream_tasks or ():
             self.add_edge(up, node)
         for down in downstream_tasks or ():
             self.add_edge(node, down)
-        return node
 
-    def add_edge(self, upstream: Any, downstream: Any) -> None:
-        """An order-only dependency: `downstream` runs after `upstream` finishes."""
+    def rebind(self, node: Node, args: tuple | list, kwargs: dict) -> None:
+        """Give `node` new arguments (the imperative `bind`, keyword edges), linking the new
+        upstreams."""
+        old = {id(n): n for n in node.bindings.deps}
+        node.bindings = bind(tuple(args), dict(kwargs), self._to_node)
+        kept = {id(n) for n in node.upstream}
+        for gone in (n for i, n in old.items() if i not in kept):
+            downs = self._downstream.get(gone, [])
+            downs[:] = [d for d in downs if d is not node]
+        for up in node.bindings.deps:
+            if id(up) not in old:
+                if self._path(node, up) is not None:
+                    raise CycleError(
+                        f"passing {up.key!r} to {node.key!r} would create a cycle in flow "
+                        f"{self.name!r}"
+                    )
+                self._link(up, node)
+
+    def add_edge(self, upstream: Any, downstream: Any, key: str | None = None,
+                 mapped: bool = False, **_ignored: Any) -> Edge:
+        """`downstream` runs after `upstream` finishes; with `key`, it receives `upstream`'s
+        result as its argument `key` (mapped over it when `mapped`). With `mapped` and no key,
+        `downstream` runs once per element of `upstream`'s result without taking it.
+        Returns the `Edge`."""
         up, down = self.node_of(upstream), self.node_of(downstream)
+        if key is not None:
+            self.set_dependencies(down, keyword_tasks={key: up}, mapped=mapped)
+            return Edge(up.handle, down.handle, key=key, mapped=mapped)
+        self._order_edge(up, down)
+        if mapped and not any(n is up for n in down.mapped_upstream):
+            down.mapped_upstream.append(up)
+            down.mapped = True
+        return Edge(up.handle, down.handle, mapped=mapped)
+
+    def _order_edge(self, up: Node, down: Node) -> None:
         if up is down:
             raise CycleError(f"task {up.key!r} cannot depend on itself in flow {self.name!r}")
-        if up in down.upstream:
+        if any(n is up for n in down.upstream):
             return
         path = self._path(down, up)
         if path is not None:
@@ -376,16 +473,20 @@ class FlowGraph:
         for up in bindings.deps:
             self._link(up, node)
         for item in upstream or ():
-            up = to_node(item)
+            whole = isinstance(item, Unmapped)
+            up = to_node(item.value if whole else item)
             if up is None:
                 raise NotATaskError(
                     f"upstream_tasks of {node.key!r} holds {item!r} ({type(item).__name__}), "
                     f"which is not a task or a task result of flow {self.name!r}"
                 )
-            self.add_edge(up, node)
+            # a mapped call maps over a mapped upstream too, element by element (Prefect 1)
+            self.add_edge(up, node, mapped=mapped and up.mapped and not whole)
         guard = guard_of(self)
         if guard is not None and guard is not node and not task.is_parameter:
-            self.add_edge(guard, node)  # called inside `with case(...)`: runs only on a match
+            # called inside `with case(...)`: runs only on a match (element by element when
+            # both are mapped, as inside apply_map)
+            self.add_edge(guard, node, mapped=mapped and guard.mapped)
         return node
 
     def _to_node(self, value: Any) -> Node | None:
@@ -434,3 +535,39 @@ class FlowGraph:
                     seen.add(nxt)
                     stack.append((nxt, path + [nxt]))
         return None
+
+
+def _whole(values: Iterable[Any]) -> list[Any]:
+    """Arguments of a node that becomes mapped: passed whole, as they were before."""
+    return [v if isinstance(v, Unmapped) else Unmapped(v) for v in values]
+
+
+def _as_mapped(node: Node, keyword_tasks: Mapping[str, Any], mapped: bool) -> dict[str, Any]:
+    """New keyword arguments of `node`: mapped over when `mapped`, whole on a mapped node."""
+    if mapped or not node.mapped:
+        return dict(keyword_tasks)
+    return {k: unmapped_value(v) for k, v in keyword_tasks.items()}
+
+
+def unmapped_value(value: Any) -> Any:
+    return value if isinstance(value, Unmapped) else Unmapped(value)
+
+
+def outputs_of(task: Task) -> int | None:
+    """How many values a task's result unpacks into: `nout`, else a fixed-length tuple return
+    annotation (`-> tuple[int, str]`), else None."""
+    count = getattr(task, "nout", None)
+    if count:
+        return count
+    import typing
+
+    fn = task.fn if task.fn is not None else task.run
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:
+        return None
+    if typing.get_origin(hint) is tuple:
+        items = typing.get_args(hint)
+        if items and Ellipsis not in items and items != ((),):
+            return len(items)
+    return None

@@ -47,3 +47,17 @@ class Resumption:
             elif state.is_successful():
                 kept[key] = state
         return cls(kept, frozenset(approved))
+
+    @classmethod
+    def given(cls, graph: object, task_states: Mapping[object, State],
+              base: Resumption | None = None) -> Resumption:
+        """States given to some tasks of `graph` (`flow.run(task_states={task: state})`)."""
+        kept = dict(base.kept) if base is not None else {}
+        for task, state in task_states.items():
+            if not isinstance(state, State):
+                raise ResumeError(
+                    f"task_states[{task!r}] is {state!r}, not a State; give e.g. "
+                    f"Success(result=...) from proctor.core.states"
+                )
+            kept[graph.node_of(task).key] = state  # type: ignore[attr-defined]
+        return cls(kept, base.approved if base is not None else frozenset())

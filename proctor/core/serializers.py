@@ -20,6 +20,13 @@ class Serializer:
     def loads(self, data: bytes) -> Any:
         raise NotImplementedError
 
+    # Prefect 1's names for the same two methods
+    def serialize(self, value: Any) -> bytes:
+        return self.dumps(value)
+
+    def deserialize(self, data: bytes) -> Any:
+        return self.loads(data)
+
 
 class PickleSerializer(Serializer):
     """Any Python value, with cloudpickle (so lambdas and local classes work too)."""
@@ -49,6 +56,44 @@ class JSONSerializer(Serializer):
 
     def loads(self, data: bytes) -> Any:
         return json.loads(data)
+
+
+class PandasSerializer(Serializer):
+    """A pandas DataFrame as CSV, Parquet or JSON (pandas, and pyarrow for Parquet, must be
+    installed where the task runs)."""
+
+    name = "pandas"
+    _FORMATS = {"csv": ".csv", "json": ".json", "parquet": ".parquet"}
+
+    def __init__(self, file_type: str = "csv", serialize_kwargs: dict | None = None,
+                 deserialize_kwargs: dict | None = None) -> None:
+        if file_type not in self._FORMATS:
+            raise TaskOptionError(
+                f"PandasSerializer(file_type={file_type!r}): use one of "
+                f"{', '.join(map(repr, self._FORMATS))}"
+            )
+        self.file_type = file_type
+        self.extension = self._FORMATS[file_type]
+        self.serialize_kwargs = dict(serialize_kwargs or {})
+        self.deserialize_kwargs = dict(deserialize_kwargs or {})
+
+    def dumps(self, value: Any) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        kwargs = dict(self.serialize_kwargs)
+        if self.file_type == "csv":
+            kwargs.setdefault("index", False)
+        getattr(value, f"to_{self.file_type}")(buffer, **kwargs)
+        return buffer.getvalue()
+
+    def loads(self, data: bytes) -> Any:
+        import io
+
+        import pandas
+
+        reader = getattr(pandas, f"read_{self.file_type}")
+        return reader(io.BytesIO(data), **self.deserialize_kwargs)
 
 
 SERIALIZERS: dict[str, type[Serializer]] = {"pickle": PickleSerializer, "json": JSONSerializer}

@@ -17,8 +17,10 @@ from typing import Any, TypeVar, overload
 from .context import CALL_SINK, TASK_RUN
 from .errors import NoActiveFlowError, TaskHandleError, TaskOptionError
 from .hooks import Hooks
+from .operators import Operators
 from .retries import RetryPolicy, seconds
 from .serializers import Serializer, get_serializer
+from .tags import tagged
 from .triggers import Trigger, all_successful
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,7 +41,12 @@ def _reject_handles(task: Task, args: tuple, kwargs: dict) -> None:
 _HOOK_OPTIONS = ("state_handlers", "on_failure", "on_success", "on_retry", "on_completion")
 
 
-class Task:
+#: Keywords of a task call that are options of the call, not arguments (unless the task's own
+#: function takes an argument of that name): Prefect 1's `t(x, flow=f, task_args={...})`.
+_CALL_OPTIONS = frozenset({"flow", "task_args", "mapped"})
+
+
+class Task(Operators):
     """A unit of work. Subclass it and override `run`, or decorate a function with `@task`.
 
     Options (all keyword-only, validated here so a mistake fails where it was written):
@@ -53,10 +60,18 @@ class Task:
     - caching: `cache_key_fn(context, inputs) -> str | None`, `cache_expiration`, `refresh_cache`
     - results: `persist_result`, `serializer` ("pickle" or "json")
     - hooks: `state_handlers`, `on_failure`, `on_success`, `on_retry`, `on_completion`
+    - Prefect 1 names, kept as aliases: `log_stdout` (= log_prints), `cache_for` and
+      `cache_validator` (caching by inputs for a duration, see `core.task_options`),
+      `cache_key` (one key shared by tasks), `slug`
+
+    A task without a function and without its own `run` is a no-op returning None (as Prefect
+    1's base `Task()`): useful as a join point of a graph.
     """
 
     #: Parameters mark themselves so the engine feeds them from the run's parameters.
     is_parameter = False
+    #: Secret tasks mark themselves: their results are masked in logs and messages.
+    is_secret = False
 
     def __init__(self, fn: Callable[..., Any] | None = None, **options: Any) -> None:
         if fn is not None and not callable(fn):
@@ -91,10 +106,21 @@ class Task:
         on_success: Any = None,
         on_retry: Any = None,
         on_completion: Any = None,
+        **prefect1: Any,
     ) -> None:
+        from .task_options import apply_run_options, prefect1_options
+
         fn = self.fn
+        given_name = name
         self.name = name or (getattr(fn, "__name__", None) if fn else None) or type(self).__name__
         owner = f"task {self.name!r}"
+        extra = prefect1_options(owner, prefect1)
+        log_prints = log_prints or extra.pop("log_prints", False)
+        cache_key_fn = cache_key_fn or extra.pop("cache_key_fn", None)
+        if cache_expiration is None:
+            cache_expiration = extra.pop("cache_expiration", None)
+        self.slug = extra.pop("slug", None)
+        apply_run_options(self, prefect1)
         if isinstance(tags, str):
             tags = [tags]
         self.tags = frozenset(tags)
@@ -126,7 +152,8 @@ class Task:
         )
         #: the options as given, so `with_options` can re-validate a changed copy
         self._options = {
-            "name": name, "tags": tags, "log_prints": log_prints, "description": description,
+            **dict.fromkeys(_PREFECT1_NAMES), **prefect1,
+            "name": given_name, "tags": tags, "log_prints": log_prints, "description": description,
             "max_retries": max_retries, "retry_delay": retry_delay,
             "retry_backoff": retry_backoff, "retry_jitter": retry_jitter, "retry_on": retry_on,
             "timeout": timeout, "trigger": trigger, "skip_on_upstream_skip": skip_on_upstream_skip,
@@ -153,27 +180,78 @@ class Task:
     def run(self, *args: Any, **kwargs: Any) -> Any:
         """The task's work. `@task` functions land here; subclasses override it."""
         if self.fn is None:
-            raise NotImplementedError(
-                f"task {self.name!r} has nothing to run: pass a function to Task(fn) or "
-                f"override run() in {type(self).__name__}"
-            )
+            return None  # the base Task: a no-op (a join point of a graph)
         return self.fn(*args, **kwargs)
 
     # -- calling it ------------------------------------------------------------------------------
     def __call__(self, *args: Any, upstream_tasks: Iterable[Any] | None = None, **kwargs: Any):
+        if kwargs and not _CALL_OPTIONS.isdisjoint(kwargs):
+            flow, task_args, mapped = self._call_options(kwargs)
+            if flow is not None or task_args or mapped:
+                task = self.with_options(**task_args) if task_args else self
+                sink = flow if flow is not None else task._sink("call")
+                verb = sink.map if mapped else sink.call
+                return verb(task, args, kwargs, upstream_tasks)
         sink = CALL_SINK.get()
         if sink is None or TASK_RUN.get() is not None:
             _reject_handles(self, args, kwargs)
             return self.run(*args, **kwargs)
-        return sink.call(self, args, kwargs, upstream_tasks)
+        return sink.call(tagged(self), args, kwargs, upstream_tasks)
 
     def submit(self, *args: Any, upstream_tasks: Iterable[Any] | None = None, **kwargs: Any):
         """Start the task without waiting: returns a future (a handle inside `with Flow`)."""
-        return self._sink("submit").submit(self, args, kwargs, upstream_tasks)
+        return self._sink("submit").submit(tagged(self), args, kwargs, upstream_tasks)
 
     def map(self, *args: Any, upstream_tasks: Iterable[Any] | None = None, **kwargs: Any):
-        """Run the task once per element of its iterable arguments; `unmapped(x)` passes x whole."""
-        return self._sink("map").map(self, args, kwargs, upstream_tasks)
+        """Run the task once per element of its iterable arguments; `unmapped(x)` passes x whole.
+
+        Inside `with Flow`, a mapped upstream in `upstream_tasks` is mapped over too (one run per
+        element, no value passed); `unmapped(t)` makes it an ordinary upstream."""
+        if kwargs and not _CALL_OPTIONS.isdisjoint(kwargs):
+            flow, task_args, _ = self._call_options(kwargs)
+            task = self.with_options(**task_args) if task_args else self
+            sink = flow if flow is not None else task._sink("map")
+            return sink.map(task, args, kwargs, upstream_tasks)
+        return self._sink("map").map(tagged(self), args, kwargs, upstream_tasks)
+
+    def _call_options(self, kwargs: dict) -> tuple[Any, dict, bool]:
+        """Take `flow=`, `task_args=` and `mapped=` out of a call's keywords (unless the task's
+        function has arguments of those names)."""
+        own = self._argument_names()
+        flow = kwargs.pop("flow") if "flow" in kwargs and "flow" not in own else None
+        task_args = kwargs.pop("task_args") if "task_args" in kwargs and \
+            "task_args" not in own else None
+        mapped = kwargs.pop("mapped") if "mapped" in kwargs and "mapped" not in own else False
+        if flow is not None and not hasattr(flow, "record_call"):
+            raise NoActiveFlowError(
+                f"{self.name}(..., flow={flow!r}): flow= takes a Flow built with `Flow(...)`"
+            )
+        if task_args is not None and not isinstance(task_args, dict):
+            raise TaskOptionError(
+                f"task {self.name!r}: task_args= takes a dict of options, e.g. "
+                f"task_args={{'name': 'load', 'max_retries': 2}}; got {task_args!r}"
+            )
+        return flow, task_args or {}, bool(mapped)
+
+    def _argument_names(self) -> frozenset[str]:
+        names = self.__dict__.get("_arg_names")
+        if names is None:
+            import inspect
+
+            target = self.fn if self.fn is not None else self.run
+            try:
+                names = frozenset(inspect.signature(target).parameters)
+            except (TypeError, ValueError):
+                names = frozenset()
+            self.__dict__["_arg_names"] = names
+        return names
+
+    def bind(self, *args: Any, mapped: bool = False, upstream_tasks: Iterable[Any] | None = None,
+             flow: Any = None, **kwargs: Any) -> Task:
+        """Give this task its arguments in a flow without calling it (Prefect 1's imperative
+        API): `t.bind(x, y=2, flow=f)`, or inside `with Flow`. Returns the task itself."""
+        graph = flow if flow is not None else self._graph("bind")
+        return graph.bind_task(self, args, kwargs, mapped=mapped, upstream_tasks=upstream_tasks)
 
     def _sink(self, verb: str):
         sink = CALL_SINK.get()
@@ -185,26 +263,25 @@ class Task:
         return sink
 
     # -- wiring inside `with Flow(...)` ------------------------------------------------------------
-    def set_upstream(self, task: Any, key: str | None = None, mapped: bool = False) -> None:
-        """Make `task` run before this one (as the argument `key` when given)."""
-        self._graph("set_upstream").set_dependencies(
-            self, upstream_tasks=[task] if key is None else None,
-            keyword_tasks={key: task} if key else None, mapped=mapped,
-        )
+    def set_upstream(self, task: Any, flow: Any = None, key: str | None = None,
+                     mapped: bool = False) -> None:
+        """Make `task` run before this one (as the argument `key` when given), in `flow` or
+        the flow being built."""
+        graph = flow if flow is not None else self._graph("set_upstream")
+        graph.add_edge(task, self, key=key, mapped=mapped)
 
-    def set_downstream(self, task: Any, key: str | None = None, mapped: bool = False) -> None:
+    def set_downstream(self, task: Any, flow: Any = None, key: str | None = None,
+                       mapped: bool = False) -> None:
         """Make this task run before `task` (passed to it as the argument `key` when given)."""
-        self._graph("set_downstream").set_dependencies(
-            task, upstream_tasks=[self] if key is None else None,
-            keyword_tasks={key: self} if key else None, mapped=mapped,
-        )
+        graph = flow if flow is not None else self._graph("set_downstream")
+        graph.add_edge(self, task, key=key, mapped=mapped)
 
     def _graph(self, verb: str):
         sink = CALL_SINK.get()
         if sink is None or not hasattr(sink, "set_dependencies"):
             raise NoActiveFlowError(
                 f"{self.name}.{verb}() needs a flow being built: call it inside `with Flow(...)`,"
-                f" or use flow.set_dependencies(...)."
+                f" or pass the flow: {self.name}.{verb}(..., flow=my_flow)."
             )
         return sink
 
@@ -223,6 +300,10 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<Task {self.name!r}>"
+
+
+#: Prefect 1 option names `_configure` takes as aliases (see `core.task_options`).
+from .task_options import PREFECT1_NAMES as _PREFECT1_NAMES  # noqa: E402
 
 
 @overload

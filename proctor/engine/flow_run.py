@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.context import CALL_SINK, FLOW_RUN, FlowRunContext
+from ..core.context_values import run_values
 from ..core.flow_state import flow_state
 from ..core.graph import FlowGraph, StateMap
 from ..core.hooks import Hooks
@@ -71,23 +72,31 @@ def run_graph(
 
     def attempt(ctx: FlowRunContext) -> State:
         run = GraphRun(ctx.flow_run_id, graph.name, executor, values, observers, gate=gate,
-                       resumption=resumption)
+                       resumption=resumption, run_values=ctx.values)
         started = time.time()
         for obs in observers:
             obs.flow_run_started(run, order)
-        with executor:
-            run.add_all(order)
-            run.pump()
-            run.fetch_results()  # results an executor kept remote come back once, at the end
+        building = CALL_SINK.set(None)  # a run started inside `with Flow` builds nothing
+        try:
+            with executor:
+                run.add_all(order)
+                run.pump()
+                run.fetch_results()  # results an executor kept remote come back once, at the end
+        finally:
+            CALL_SINK.reset(building)
         results = StateMap((node, run.states[node]) for node in graph.nodes)
         reference = [(n.key, run.states[n]) for n in graph.reference_nodes()]
         every = [(n.key, s) for n, s in results.items()]
         state = flow_state(reference, every, started_at=started, result=results)
+        handler = getattr(graph, "terminal_state_handler", None)
+        if handler is not None:
+            state = _terminal_state(graph, handler, state, [s for _, s in reference])
         for obs in observers:
             obs.flow_run_finished(run, state)
         return state
 
-    return _run_attempts(graph, graph.name, values, observers, options, attempt, flow_run_id)
+    return _run_attempts(graph, graph.name, values, observers, options, attempt, flow_run_id,
+                         default_result=getattr(graph, "result", None))
 
 
 def run_function(
@@ -108,7 +117,7 @@ def run_function(
 
     def attempt(ctx: FlowRunContext) -> State:
         run = GraphRun(ctx.flow_run_id, name, executor, parameters, observers, gate=gate,
-                       resumption=resumption)
+                       resumption=resumption, run_values=ctx.values)
         graph = FlowGraph(name)
         sink = DynamicSink(graph, run)
         sink_token = CALL_SINK.set(sink)
@@ -144,6 +153,22 @@ def run_function(
     return _run_attempts(owner, name, parameters, observers, options, attempt, flow_run_id)
 
 
+def _terminal_state(graph: Any, handler: Callable, state: State, reference: list) -> State:
+    """The flow's `terminal_state_handler` may replace its final state (Prefect 1)."""
+    try:
+        new = handler(graph, state, set(reference))
+    except Exception as exc:
+        return Failed(f"terminal_state_handler raised {type(exc).__name__}: {exc}",
+                      exception=exc, traceback=user_traceback(exc),
+                      started_at=state.started_at).with_changes(result=state.result)
+    if new is None:
+        return state
+    if not isinstance(new, State):
+        exc = TypeError(f"terminal_state_handler returned {new!r}, not a State or None")
+        return Failed(str(exc), exception=exc).with_changes(result=state.result)
+    return new if new.result is not None else new.with_changes(result=state.result)
+
+
 def _run_attempts(
     owner: Any,
     name: str,
@@ -152,6 +177,7 @@ def _run_attempts(
     options: FlowRunOptions | None,
     attempt: Callable[[FlowRunContext], State],
     flow_run_id: str | None = None,
+    default_result: Any = None,
 ) -> State:
     """Run attempts of one flow run until one is final, telling everyone each transition.
 
@@ -161,7 +187,11 @@ def _run_attempts(
     options = options or FlowRunOptions()
     policy, hooks = options.retry_policy, options.hooks
     configure_console()
-    ctx = FlowRunContext(flow_run_id or new_id(), name, parameters)
+    values = run_values()
+    values["parameters"] = parameters
+    if default_result is not None:
+        values["_result"] = default_result
+    ctx = FlowRunContext(flow_run_id or new_id(), name, parameters, values)
     token = FLOW_RUN.set(ctx)
     current: State = Pending()  # the last state observers were told
     try:

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any
 
+from ..core import secrets
 from ..core.bindings import expand
 from ..core.context import TASK_RUN, TaskRunContext
 from ..core.errors import MappingError, ProctorError, TaskResultNotPicklableError
@@ -67,6 +68,7 @@ from .executor import DoneFuture, Executor, RemoteValue
 from .hooks import call_hooks, run_state_handlers
 from .logs import TASK_LOGGER, task_run_extra
 from .observers import RunObserver
+from .run_names import run_name
 from .task_runner import (
     TaskRunSpec,
     describe,
@@ -115,6 +117,8 @@ class GraphRun:
     gate: Any = None
     #: What this run takes over from an earlier one (`core.resume`): kept states, approvals.
     resumption: Resumption | None = None
+    #: the flow run's `proctor.context` values, given to each task run (`core.context_values`)
+    run_values: dict | None = None
     _retrying: dict = field(default_factory=dict)
     #: node -> tasks still to finish that read its result (only when results may be let go)
     _consumers: dict | None = None
@@ -245,7 +249,12 @@ class GraphRun:
         by_element = [
             up for _, up in node.bindings.direct if states[up].type is StateType.MAPPED
         ]
-        whole = [(u.key, states[u]) for u in node.upstream if u not in by_element]
+        over = node.mapped_upstream  # mapped over without taking their values
+        if over:
+            by_element += [u for u in over if states[u].type is StateType.MAPPED
+                           and not any(u is b for b in by_element)]
+        element_ids = {id(u) for u in by_element}
+        whole = [(u.key, states[u]) for u in node.upstream if id(u) not in element_ids]
         trigger = self._trigger(node)
         if whole or trigger is manual_only:
             verdict = gate(node.key, whole, trigger, task.skip_on_upstream_skip)
@@ -256,7 +265,8 @@ class GraphRun:
         if self._remote:  # the elements to map over are needed here, in the flow
             args, kwargs = self._fetch_mapped(args, kwargs)
         try:
-            runs = expand(node.key, args, kwargs)
+            size = self._mapped_size(node) if over else None
+            runs = expand(node.key, args, kwargs, size)
         except MappingError as exc:
             self._verdict(node, None, Failed(str(exc), exception=exc))
             return
@@ -278,6 +288,38 @@ class GraphRun:
                     continue
             self._submit(node, index, a, k)
 
+    def _learn_secret(self, value: Any) -> None:
+        """Mask a secret task's value here, and in every task run sent out from now on."""
+        if isinstance(value, RemoteValue):
+            value = self.executor.fetch([value])[0]
+        secrets.register(value)
+        if self.run_values is not None:
+            self.run_values["_secrets"] = list(secrets.known())
+
+    def _mapped_size(self, node: Node) -> int:
+        """How many runs the upstreams a node maps over without their values ask for."""
+        sizes = set()
+        for up in node.mapped_upstream:
+            state = self.states[up]
+            if state.type is StateType.MAPPED:
+                sizes.add(len(state.children))
+                continue
+            value = self.value_of(up)
+            try:
+                sizes.add(len(value))
+            except TypeError:
+                raise MappingError(
+                    f"task {node.key!r} is mapped over upstream {up.key!r}, whose result "
+                    f"({type(value).__name__}) has no elements; map over a mapped task or a "
+                    f"list, or wrap it in unmapped(...)"
+                ) from None
+        if len(sizes) > 1:
+            raise MappingError(
+                f"task {node.key!r} is mapped over upstreams of different lengths "
+                f"({sorted(sizes)})"
+            )
+        return sizes.pop()
+
     def _trigger(self, node: Node) -> Any:
         """The node's trigger, except that resuming approves a paused `manual_only` task."""
         trigger = node.task.trigger
@@ -289,11 +331,14 @@ class GraphRun:
     def _context(self, node: Node, index: int | None) -> TaskRunContext:
         return TaskRunContext(
             new_id(), node.task.name, node.key, self.flow_run_id, self.flow_name, index, 1,
-            node.task,
+            node.task, self.run_values,
         )
 
     def _submit(self, node: Node, index: int | None, args: list, kwargs: dict) -> None:
-        self._dispatch(node, TaskRunSpec(node.task, args, kwargs, self._context(node, index)))
+        spec = TaskRunSpec(node.task, args, kwargs, self._context(node, index))
+        if node.task.task_run_name is not None:
+            spec.context.name = run_name(spec)
+        self._dispatch(node, spec)
 
     def _dispatch(self, node: Node, spec: TaskRunSpec) -> None:
         gate = self.gate
@@ -426,6 +471,8 @@ class GraphRun:
         )
 
     def _conclude(self, node: Node, ctx: TaskRunContext, state: State) -> None:
+        if node.task.is_secret and state.type is StateType.SUCCESS:
+            self._learn_secret(state.result)
         if state.type in _LOGGED_FAILURES:
             _log_failure(ctx, state)
         for obs in self.observers:

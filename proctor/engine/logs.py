@@ -82,5 +82,6 @@ def task_run_extra(ctx: Any) -> dict:
         "flow_run_id": ctx.flow_run_id,
         "flow_name": ctx.flow_name,
         "task_run_id": ctx.id,
-        "task_name": ctx.task_key + ("" if ctx.map_index is None else f"[{ctx.map_index}]"),
+        "task_name": getattr(ctx, "name", None)
+        or ctx.task_key + ("" if ctx.map_index is None else f"[{ctx.map_index}]"),
     }

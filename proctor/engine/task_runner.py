@@ -29,7 +29,7 @@ from typing import Any
 
 from ..core.context import TASK_RUN, TaskRunContext
 from ..core.errors import CacheKeyError
-from ..core.signals import ENDRUN, SKIP
+from ..core.signals import ENDRUN, FAIL, SKIP
 from ..core.states import Cached, Failed, Skipped, State, StateType, Success, TimedOut
 from ..core.task import Task
 from . import prints
@@ -130,6 +130,11 @@ def run_task(spec: TaskRunSpec) -> State:
     task = spec.task
     token = TASK_RUN.set(spec.context)
     try:
+        values = spec.context.values
+        if values and "_secrets" in values:  # secrets the flow knows: masked here too
+            from ..core import secrets
+
+            secrets.register(values["_secrets"])
         cache_key = None
         if task.cache_key_fn is not None:
             try:
@@ -142,15 +147,37 @@ def run_task(spec: TaskRunSpec) -> State:
                 hit, value = cache_get(cache_key)
                 if hit:
                     return Cached(f"cache hit for key {cache_key[:16]}", result=value)
+        result = task.result or _flow_result(spec)
+        location = None
+        if task.target is not None:
+            if result is None:
+                from ..core.targets import LocalResult
+
+                result = LocalResult()
+            from .targets import read_target
+
+            cached, location = read_target(spec, result)
+            if cached is not None:
+                return cached
         if task.timeout is None:
             state = _attempt(spec)
         else:
             state = _attempt_with_timeout(spec, task.timeout)
         if state.type is StateType.SUCCESS and (task.persist_result or cache_key is not None):
             state = _store(spec, state, cache_key)
+        if state.type is StateType.SUCCESS and result is not None and task.checkpoint:
+            from .targets import write_result
+
+            state = write_result(spec, state, result, location)
         return state
     finally:
         TASK_RUN.reset(token)
+
+
+def _flow_result(spec: TaskRunSpec) -> Any:
+    """The flow's `result=` (the default of its tasks), carried in the run's context values."""
+    values = spec.context.values
+    return values.get("_result") if values else None
 
 
 def _attempt(spec: TaskRunSpec) -> State:
@@ -164,6 +191,9 @@ def _attempt(spec: TaskRunSpec) -> State:
     except ENDRUN as signal:
         state = signal.state
         return state if state.exception is not None else state.with_changes(exception=signal)
+    except FAIL as signal:  # a deliberate failure: its message, and the signal as result
+        return Failed(signal.message or f"task {spec.context.task_key} failed itself",
+                      exception=signal, started_at=started).with_changes(result=signal)
     except Exception as exc:  # a task's own failure becomes its state, never an engine crash
         return Failed(
             f"{type(exc).__name__}: {exc}",
@@ -205,6 +235,11 @@ def _interrupt(thread: threading.Thread) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread.ident), ctypes.py_object(TimeoutError)
     )
+
+
+def inputs_of(spec: TaskRunSpec) -> dict[str, Any]:
+    """The call's arguments by parameter name."""
+    return _inputs(spec)
 
 
 def _inputs(spec: TaskRunSpec) -> dict[str, Any]:

@@ -227,7 +227,7 @@ class ApiRecorder(RunObserver):
             state["id"] = event_id()
             self.put("task_run", {
                 "id": ctx.id, "flow_run_id": ctx.flow_run_id, "task_key": ctx.task_key,
-                "task_name": ctx.task_name, "map_index": ctx.map_index,
+                "task_name": ctx.name or ctx.task_name, "map_index": ctx.map_index,
                 "tags": sorted(node.task.tags), "upstream": self._upstream_keys(node),
                 "state": state,
             })

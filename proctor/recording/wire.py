@@ -52,13 +52,20 @@ def jsonable(value: Any) -> Any:
     return clean_text(repr(value))
 
 
+def mask(text: str) -> str:
+    """The message with secret values masked (`core.secrets`; free when there are none)."""
+    from ..core import secrets
+
+    return secrets.mask(text) if secrets.known() else text
+
+
 def state_json(state: State) -> dict[str, Any]:
     """A state as the API takes it: metadata only, never the result. Fields equal to the API's
     defaults are left out (the name is always the type's, the message often empty, the times
     often unknown): less to encode here and to parse on the server."""
     data: dict[str, Any] = {"type": state.type.value, "timestamp": time.time()}
     if state.message:
-        data["message"] = clean_text(state.message[:MESSAGE_LIMIT])
+        data["message"] = clean_text(mask(state.message)[:MESSAGE_LIMIT])
     if state.started_at is not None:
         data["started_at"] = state.started_at
     if state.ended_at is not None:

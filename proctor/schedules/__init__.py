@@ -16,19 +16,29 @@ occurrence, unless the clock fires every hour, in which case both occurrences ru
 `proctor.schedules.cron` and docs/schedules.md.
 """
 
+from . import adjustments, clocks, filters
 from .base import Clock, ScheduledTime, Timeline
+from .clocks import CronClock, IntervalClock, RRuleClock
 from .cron import CronSchedule
+from .dates import DatesClock
 from .errors import ScheduleError
 from .filters import (
     Filter,
     at_time,
     between_dates,
+    between_datetimes,
     between_times,
     filter_from_dict,
+    is_day_of_week,
+    is_month_end,
+    is_month_start,
     is_weekday,
     is_weekend,
+    not_filter,
     not_on_dates,
+    on_date,
     on_dates,
+    on_datetime,
 )
 from .interval import IntervalSchedule, parse_interval
 from .rrules import RRuleSchedule
@@ -36,6 +46,20 @@ from .schedule import Schedule
 from .serialization import schedule_from_cli, schedule_from_dict
 
 __all__ = [
+    "adjustments",
+    "clocks",
+    "filters",
+    "CronClock",
+    "DatesClock",
+    "IntervalClock",
+    "RRuleClock",
+    "between_datetimes",
+    "is_day_of_week",
+    "is_month_end",
+    "is_month_start",
+    "not_filter",
+    "on_date",
+    "on_datetime",
     "Clock",
     "CronSchedule",
     "Filter",

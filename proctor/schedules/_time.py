@@ -88,10 +88,28 @@ def require_aware(value: object, what: str) -> datetime:
         raise ScheduleError(f"{what} must be a timezone-aware datetime, got {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ScheduleError(
-            f"{what} {value.isoformat()} is naive: add a tzinfo, for example "
-            f"`.replace(tzinfo=ZoneInfo('UTC'))`"
+            f"{what} {value.isoformat()} is naive (no time zone), so it would mean a different "
+            f"instant on each machine: add a tzinfo, e.g. `datetime(2026, 1, 1, 9, 0, "
+            f"tzinfo=ZoneInfo('Europe/Paris'))` (from zoneinfo import ZoneInfo), "
+            f"`.replace(tzinfo=timezone.utc)`, or a pendulum datetime (pendulum.now('UTC'))"
         )
     return value
+
+
+def prefect1_instant(value: object, what: str) -> datetime:
+    """An instant given with a Prefect 1 name (`start_date`, `end_date`): a naive datetime is
+    read as UTC, with a warning, as Prefect 1 did (its examples pass `datetime.utcnow()`).
+    Proctor's own options (`anchor`, `end`, `start`) keep refusing naive values."""
+    if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+        import warnings
+
+        warnings.warn(
+            f"{what} {value.isoformat()} has no time zone; it is read as UTC (as Prefect 1 "
+            f"did). Give an aware datetime to say which zone you mean.",
+            stacklevel=3,
+        )
+        return value.replace(tzinfo=UTC)
+    return require_aware(value, what)
 
 
 def start_after(after: datetime | None) -> datetime:

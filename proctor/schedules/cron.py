@@ -18,13 +18,14 @@ How the runs are found quickly, with the same results, is explained in `cron_pla
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ._time import (
     UTC,
     WALL_MARGIN,
     parse_instant,
+    prefect1_instant,
     require_aware,
     resolve_zone,
     start_after,
@@ -54,12 +55,25 @@ class CronSchedule(Clock):
         timezone: str = "UTC",
         end: datetime | None = None,
         parameters: dict[str, Any] | None = None,
+        start: datetime | None = None,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        day_or: bool | None = None,
     ) -> None:
+        if start_date is not None:  # Prefect 1's names: naive means UTC (`prefect1_instant`)
+            start = prefect1_instant(start_date, "start_date")
+            if timezone == "UTC" and start.tzinfo is not None and hasattr(start.tzinfo, "key"):
+                timezone = start.tzinfo.key  # Prefect 1 read the cron in start_date's zone
+        if end_date is not None:
+            end = prefect1_instant(end_date, "end_date")
         self.expression = CronExpression.parse(cron)
         self.cron = self.expression.text
         self.zone = resolve_zone(timezone)
         self.timezone = self.zone.key
         self.end = require_aware(end, "end").astimezone(UTC) if end is not None else None
+        #: no run before `start` (Prefect 1's `start_date`), a run exactly at it is kept
+        self.start = require_aware(start, "start").astimezone(UTC) if start is not None else None
         self.parameters = check_parameters(parameters, f"CronSchedule({self.cron!r})")
 
     def iter(self, after: datetime | None = None) -> Iterator[datetime]:
@@ -67,39 +81,52 @@ class CronSchedule(Clock):
         if self.end is not None:
             # Wall times of later local days cannot give instants up to `end` (offsets < 24 h).
             last_day = (self.end.astimezone(self.zone) + WALL_MARGIN).toordinal()
-        return cron_instants(self.expression, self.zone, start_after(after), self.end, last_day)
+        begin = start_after(after)
+        if self.start is not None and begin < self.start:
+            begin = self.start - timedelta(microseconds=1)
+        return cron_instants(self.expression, self.zone, begin, self.end, last_day)
 
     def describe(self) -> str:
         until = None
         if self.end is not None:
             until = f"{self.end.astimezone(self.zone):%Y-%m-%d %H:%M}"
-        return describe_cron(self.expression, self.timezone, until)
+        text = describe_cron(self.expression, self.timezone, until)
+        if self.start is not None:
+            text += f", from {self.start.astimezone(self.zone):%Y-%m-%d %H:%M}"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "kind": self.kind,
             "cron": self.cron,
             "timezone": self.timezone,
             "end": self.end.isoformat() if self.end is not None else None,
             "parameters": json_parameters(self.parameters, f"CronSchedule({self.cron!r})"),
         }
+        if self.start is not None:
+            data["start"] = self.start.isoformat()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CronSchedule:
         """Build from `to_dict()` output; `schedule_from_dict` validates the keys first."""
         end = data.get("end")
+        start = data.get("start")
         return cls(
             data["cron"],
             timezone=data.get("timezone", "UTC"),
             end=parse_instant(end, "end") if end is not None else None,
             parameters=data.get("parameters"),
+            start=parse_instant(start, "start") if start is not None else None,
         )
 
     def _repr_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"timezone": self.timezone}
         if self.end is not None:
             options["end"] = self.end.isoformat()
+        if self.start is not None:
+            options["start"] = self.start.isoformat()
         return options
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.cron, self.timezone, self.end, self.parameters)
+        return (self.cron, self.timezone, self.end, self.parameters, self.start)

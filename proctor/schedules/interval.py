@@ -14,7 +14,15 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ._time import UTC, parse_instant, require_aware, resolve_zone, start_after, zone_label
+from ._time import (
+    UTC,
+    parse_instant,
+    prefect1_instant,
+    require_aware,
+    resolve_zone,
+    start_after,
+    zone_label,
+)
 from .base import Clock, check_parameters, json_parameters
 from .errors import ScheduleError
 
@@ -119,12 +127,26 @@ class IntervalSchedule(Clock):
 
     def __init__(
         self,
-        interval: timedelta | float | str,
+        interval: timedelta | float | str | None = None,
         anchor: datetime | None = None,
         end: datetime | None = None,
         parameters: dict[str, Any] | None = None,
         timezone: str | None = None,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
     ) -> None:
+        if isinstance(interval, datetime):  # Prefect 1's IntervalSchedule(start_date, interval)
+            interval, anchor = anchor, interval
+            start_date, anchor = anchor, None
+        if start_date is not None:  # Prefect 1's names: naive means UTC (`prefect1_instant`)
+            anchor = prefect1_instant(start_date, "start_date")
+        if end_date is not None:
+            end = prefect1_instant(end_date, "end_date")
+        if interval is None:
+            raise ScheduleError(
+                f"IntervalSchedule needs an interval (got {interval!r}), e.g. timedelta(minutes=5)"
+            )
         self.interval = parse_interval(interval)
         if timezone is not None:
             zone: tzinfo = resolve_zone(timezone)

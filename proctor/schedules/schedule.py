@@ -23,7 +23,6 @@ from typing import Any
 from ._time import start_after
 from .base import Clock, ScheduledTime, Timeline
 from .errors import ScheduleError
-from .filters import Filter
 
 FilterFn = Callable[[datetime], bool]
 
@@ -49,7 +48,10 @@ class Schedule(Timeline):
     - `clocks`: one or more `IntervalSchedule` / `CronSchedule` / `RRuleSchedule`, each with its
       own `parameters` defaults that its runs carry.
     - `filters`: keep a time only if all of these return True.
+    - `or_filters`: when given, keep a time only if at least one of these returns True.
     - `not_filters`: drop a time if any of these returns True.
+    - `adjustments`: functions of a kept time returning the time to run instead (in order),
+      e.g. `adjustments.next_weekday`; two times adjusted onto one run once.
     """
 
     kind = "schedule"
@@ -59,6 +61,8 @@ class Schedule(Timeline):
         clocks: Sequence[Clock],
         filters: Iterable[FilterFn] = (),
         not_filters: Iterable[FilterFn] = (),
+        or_filters: Iterable[FilterFn] = (),
+        adjustments: Iterable[Any] = (),
     ) -> None:
         if isinstance(clocks, Clock):
             clocks = [clocks]
@@ -72,6 +76,8 @@ class Schedule(Timeline):
                 )
         self.filters = _check_filters(filters, "filters")
         self.not_filters = _check_filters(not_filters, "not_filters")
+        self.or_filters = _check_filters(or_filters, "or_filters")
+        self.adjustments = _check_filters(adjustments, "adjustments")
 
     def _keeps(self, when: datetime) -> bool:
         """Whether every filter accepts `when` and no `not_filters` entry does (in list order)."""
@@ -81,6 +87,8 @@ class Schedule(Timeline):
         for test in self.not_filters:
             if test(when):
                 return False
+        if self.or_filters and not any(test(when) for test in self.or_filters):
+            return False
         return True
 
     def iter_runs(self, after: datetime | None = None) -> Iterator[ScheduledTime]:
@@ -100,9 +108,15 @@ class Schedule(Timeline):
         return ((when, clock) for when, _, clock in merged)
 
     def _kept(self, start: datetime) -> Iterator[tuple[datetime, Clock]]:
+        """The filtered times, then moved by the adjustments."""
+        if not self.adjustments:
+            return self._filtered(start)
+        return self._adjusted(self._filtered(start), start)
+
+    def _filtered(self, start: datetime) -> Iterator[tuple[datetime, Clock]]:
         """The merged (time, clock) pairs the filters keep; each filter sees the time in the zone
         of its clock. Ends after `MAX_CONSECUTIVE_REJECTS` rejections in a row."""
-        if not self.filters and not self.not_filters:
+        if not self.filters and not self.not_filters and not self.or_filters:
             yield from self._merged(start)
             return
         rejected = 0
@@ -114,6 +128,21 @@ class Schedule(Timeline):
             rejected += 1
             if rejected >= MAX_CONSECUTIVE_REJECTS:
                 return
+
+    def _adjusted(self, pairs: Iterator[tuple[datetime, Clock]],
+                  start: datetime) -> Iterator[tuple[datetime, Clock]]:
+        """Times moved by the adjustments (each sees the clock's local time), kept in order:
+        an adjusted time not after the last one given (or not after `start`) is dropped."""
+        last: datetime | None = None
+        for when, clock in pairs:
+            moved = when.astimezone(clock.zone)
+            for adjust in self.adjustments:
+                moved = adjust(moved)
+            moved = moved.astimezone(when.tzinfo)
+            if moved <= start or (last is not None and moved < last):
+                continue
+            last = moved
+            yield moved, clock
 
     def _runs(self, start: datetime) -> Iterator[ScheduledTime]:
         """One run per kept time and distinct parameter set, naming the first such clock."""
@@ -139,6 +168,9 @@ class Schedule(Timeline):
         text = "; ".join(clock.describe() for clock in self.clocks)
         phrases = [_describe_filter(test) for test in self.filters]
         phrases += [f"except {_describe_filter(test)}" for test in self.not_filters]
+        if self.or_filters:
+            phrases.append(" or ".join(_describe_filter(t) for t in self.or_filters))
+        phrases += [_describe_filter(adjust) for adjust in self.adjustments]
         return ", ".join([text, *phrases])
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,16 +179,18 @@ class Schedule(Timeline):
             "clocks": [clock.to_dict() for clock in self.clocks],
             "filters": [_filter_dict(test) for test in self.filters],
             "not_filters": [_filter_dict(test) for test in self.not_filters],
+            **({"or_filters": [_filter_dict(t) for t in self.or_filters]}
+               if self.or_filters else {}),
+            **({"adjustments": [_filter_dict(a) for a in self.adjustments]}
+               if self.adjustments else {}),
         }
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Schedule):
             return NotImplemented
-        return (self.clocks, self.filters, self.not_filters) == (
-            other.clocks,
-            other.filters,
-            other.not_filters,
-        )
+        return (self.clocks, self.filters, self.not_filters, self.or_filters,
+                self.adjustments) == (other.clocks, other.filters, other.not_filters,
+                                      other.or_filters, other.adjustments)
 
     def __hash__(self) -> int:
         return hash(self.clocks)
@@ -166,13 +200,13 @@ class Schedule(Timeline):
 
 
 def _describe_filter(test: FilterFn) -> str:
-    if isinstance(test, Filter):
+    if hasattr(test, "describe"):
         return test.describe()
     return f"where {getattr(test, '__name__', repr(test))}"
 
 
 def _filter_dict(test: FilterFn) -> dict[str, Any]:
-    if isinstance(test, Filter):
+    if hasattr(test, "to_dict") and hasattr(test, "kind"):
         return test.to_dict()
     raise ScheduleError(
         f"filter {test!r} cannot be serialised: only the filters of proctor.schedules.filters can"

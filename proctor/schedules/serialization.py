@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .adjustments import adjustment_from_dict
 from .base import Clock, Timeline
 from .cron import CronSchedule
+from .dates import DatesClock
 from .errors import ScheduleError
 from .filters import filter_from_dict
 from .interval import IntervalSchedule, parse_interval
@@ -23,14 +25,17 @@ _KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"interval"}),
         frozenset({"anchor", "timezone", "end", "parameters"}),
     ),
-    "cron": (frozenset({"cron"}), frozenset({"timezone", "end", "parameters"})),
+    "cron": (frozenset({"cron"}), frozenset({"timezone", "end", "parameters", "start"})),
     "rrule": (frozenset({"rrule"}), frozenset({"timezone", "parameters"})),
-    "schedule": (frozenset({"clocks"}), frozenset({"filters", "not_filters"})),
+    "dates": (frozenset({"dates"}), frozenset({"parameters"})),
+    "schedule": (frozenset({"clocks"}),
+                 frozenset({"filters", "not_filters", "or_filters", "adjustments"})),
 }
 _CLOCKS: dict[str, type[IntervalSchedule] | type[CronSchedule] | type[RRuleSchedule]] = {
     "interval": IntervalSchedule,
     "cron": CronSchedule,
     "rrule": RRuleSchedule,
+    "dates": DatesClock,
 }
 
 
@@ -54,7 +59,7 @@ def _check_keys(data: Mapping[str, Any]) -> str:
     parameters = data.get("parameters")
     if parameters is not None and not isinstance(parameters, Mapping):
         raise ScheduleError(f"invalid {kind} schedule: 'parameters' must be an object")
-    for key in ("timezone", "end", "anchor", "cron", "rrule"):
+    for key in ("timezone", "end", "anchor", "cron", "rrule", "start"):
         value = data.get(key)
         if value is not None and not isinstance(value, str):
             raise ScheduleError(
@@ -88,6 +93,8 @@ def schedule_from_dict(data: object) -> Timeline:
         clocks,  # type: ignore[arg-type]
         filters=[filter_from_dict(item) for item in _list(data, "filters")],
         not_filters=[filter_from_dict(item) for item in _list(data, "not_filters")],
+        or_filters=[filter_from_dict(item) for item in _list(data, "or_filters")],
+        adjustments=[adjustment_from_dict(item) for item in _list(data, "adjustments")],
     )
 
 

@@ -89,7 +89,9 @@ def test_signals(executor):
     assert state.result[downstream_of_skip].type is StateType.SKIPPED
     assert state.result[cleaned].result == "cleaned"  # always_run looks at skips itself
     assert state.result[fl].type is StateType.FAILED
-    assert state.result[fl].message == "FAIL: explicit failure"
+    # a signal's state says its message; its result is the signal itself (Prefect 1)
+    assert state.result[fl].message == "explicit failure"
+    assert isinstance(state.result[fl].result, FAIL) and state.result[fl].exception is not None
     assert state.result[e].result == 42 and state.result[e].message == "decided"
 
 
