@@ -17,13 +17,13 @@
 """
 
 from .core.apply_map import apply_map
-from .core.bindings import unmapped
+from .core.bindings import mapped, unmapped
 from .core.context import get_run_context
 from .core.context_values import context
 from .core.control_flow import case, ifelse, merge, switch
 from .core.errors import ProctorError
 from .core.flatten import flatten
-from .core.graph import Parameter
+from .core.graph import DateTimeParameter, Parameter
 from .core.imperative import Edge
 from .core.resources import resource_manager
 from .core.states import State, StateType
@@ -42,7 +42,9 @@ __all__ = [
     "Flow",
     "FlowFunction",
     "Parameter",
+    "DateTimeParameter",
     "unmapped",
+    "mapped",
     "flatten",
     "apply_map",
     "context",

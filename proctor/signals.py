@@ -1,5 +1,19 @@
-"""Signals a task may raise: `SKIP`, `FAIL`, `RETRY`, `ENDRUN` (see `proctor.core.signals`)."""
+"""Signals a task may raise to choose how its run ends (see `proctor.core.signals`):
+`SKIP`, `FAIL`, `RETRY`, `ENDRUN`, `SUCCESS`, `LOOP`, `PAUSE`, `TRIGGERFAIL`."""
 
-from .core.signals import ENDRUN, FAIL, RETRY, SKIP, Signal  # noqa: F401
+from .core.signals import (  # noqa: F401
+    ENDRUN,
+    FAIL,
+    LOOP,
+    PAUSE,
+    RETRY,
+    SKIP,
+    SUCCESS,
+    TRIGGERFAIL,
+    VALIDATIONFAIL,
+    PrefectStateSignal,
+    Signal,
+)
 
-__all__ = ["SKIP", "FAIL", "RETRY", "ENDRUN", "Signal"]
+__all__ = ["SKIP", "FAIL", "RETRY", "ENDRUN", "SUCCESS", "LOOP", "PAUSE", "TRIGGERFAIL",
+           "VALIDATIONFAIL", "PrefectStateSignal", "Signal"]

@@ -1,5 +1,6 @@
 """Triggers for `@task(trigger=...)` (see `proctor.core.triggers`)."""
 
+from .core.control_flow import not_all_skipped  # noqa: F401
 from .core.triggers import (  # noqa: F401
     all_failed,
     all_finished,
@@ -9,6 +10,8 @@ from .core.triggers import (  # noqa: F401
     any_successful,
     manual_only,
     none_failed,
+    some_failed,
+    some_successful,
 )
 
 __all__ = [
@@ -20,4 +23,7 @@ __all__ = [
     "always_run",
     "none_failed",
     "manual_only",
+    "some_successful",
+    "some_failed",
+    "not_all_skipped",
 ]

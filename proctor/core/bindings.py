@@ -34,6 +34,38 @@ def unmapped(value: Any) -> Unmapped:
     return value if isinstance(value, Unmapped) else Unmapped(value)
 
 
+class MappedArgument:
+    """Marks one argument of an ordinary call to be mapped over: `add(x=mapped(rows), y=5)`
+    runs `add` once per row, with y=5 each time (Prefect 1's `mapped`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"mapped({self.value!r})"
+
+
+def mapped(value: Any) -> MappedArgument:
+    """Map over `value` in an ordinary task call; the call's other arguments are passed whole."""
+    return value if isinstance(value, MappedArgument) else MappedArgument(value)
+
+
+def split_mapped(args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
+    """A call with `mapped(...)` arguments as the arguments of a mapped call (the others
+    passed whole); None when the call has none."""
+    if not any(isinstance(a, MappedArgument) for a in (*args, *kwargs.values())):
+        return None
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, MappedArgument):
+            return value.value
+        return value if isinstance(value, Unmapped) else Unmapped(value)
+
+    return tuple(convert(a) for a in args), {k: convert(v) for k, v in kwargs.items()}
+
+
 def _is_handle(value: Any) -> bool:
     return getattr(type(value), "_proctor_handle", False)
 

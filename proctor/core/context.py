@@ -58,6 +58,9 @@ class TaskRunContext:
     values: dict[str, Any] | None = None
     #: the run's name from the task's `task_run_name` (None: the task key is its name)
     name: str | None = None
+    #: the loop iteration (`signals.LOOP`), from 1, and the result the last iteration carried
+    loop_count: int = 1
+    loop_result: Any = None
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ processes and Dask workers, so a task reads the same context on every executor.
 Keys: `date` and `scheduled_start_time` (aware UTC datetimes), `today`, `yesterday`, `tomorrow`
 (YYYY-MM-DD) and their `_nodash` forms, `flow_run_id`, `flow_run_name`, `flow_name`,
 `parameters`, `task_run_id`, `task_name`, `task_full_name`, `task_slug`, `task_tags`,
-`map_index`, `task_run_count`, `logger`.
+`map_index`, `task_run_count`, `task_loop_count`, `task_loop_result`, `logger`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ _COMPUTED = (
     "date", "scheduled_start_time", "today", "yesterday", "tomorrow", "today_nodash",
     "yesterday_nodash", "tomorrow_nodash", "flow_run_id", "flow_run_name", "flow_name",
     "parameters", "task_run_id", "task_name", "task_full_name", "task_slug", "task_tags",
-    "map_index", "task_run_count", "logger",
+    "map_index", "task_run_count", "task_loop_count", "task_loop_result", "logger",
 )
 
 
@@ -104,7 +104,8 @@ class Context:
                 task_run_id=task_run.id, task_name=task_run.task_name,
                 task_slug=task_run.task_key, map_index=index,
                 task_full_name=task_run.task_key + ("" if index is None else f"[{index}]"),
-                task_run_count=task_run.attempt,
+                task_run_count=task_run.attempt - task_run.loop_count + 1,
+                task_loop_count=task_run.loop_count, task_loop_result=task_run.loop_result,
                 task_tags=set(getattr(task_run.task, "tags", ()) or ()),
             )
             if flow_run is None and base is not None and "parameters" in base:

@@ -5,6 +5,8 @@ Each message says what was wrong, where, and how to fix it. Catch `ProctorError`
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
 
 class ProctorError(Exception):
     """Base class of every error Proctor raises on purpose."""
@@ -114,7 +116,7 @@ class TaskResultTruthError(FlowDefinitionError, TypeError):
     """`if task_result:` while a graph is built: the value does not exist yet."""
 
 
-class StateMutationError(ProctorError, AttributeError):
+class StateMutationError(ProctorError, FrozenInstanceError):
     """A state's field was assigned: states are values; `state.copy(field=...)` makes a new one."""
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .apply_map import mapping_scope
-from .bindings import Bindings, Unmapped, bind, strip_unmapped
+from .bindings import Bindings, Unmapped, bind, split_mapped, strip_unmapped
 from .context import CALL_SINK
 from .control_flow import guard_of
 from .errors import (
@@ -171,8 +171,34 @@ class Parameter(Task):
     def run(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - engine feeds values
         return self.default
 
+    def coerce(self, value: Any) -> Any:
+        """The value the flow's tasks receive for what the run was given (as it is, here)."""
+        return value
+
     def __repr__(self) -> str:
         return f"<Parameter {self.name!r}>"
+
+
+class DateTimeParameter(Parameter):
+    """A parameter read as a datetime: ISO-8601 text ('2026-12-06T09:00:00+00:00', or a date)
+    or a datetime; None stays None (Prefect 1's DateTimeParameter)."""
+
+    def coerce(self, value: Any) -> Any:
+        from datetime import date, datetime
+
+        if value is None or isinstance(value, datetime):
+            return value
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day)
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z")
+                                              else text)
+            except ValueError:
+                pass
+        raise ValueError(f"{value!r} is not a datetime; give ISO-8601 text such as "
+                         f"'2026-12-06T09:00:00+00:00'")
 
 
 class _GetItem(Task):
@@ -245,6 +271,10 @@ class FlowGraph(ImperativeGraph):
         scope = mapping_scope(self)
         if scope is not None:  # inside apply_map: every call is mapped (core.apply_map)
             return scope.call(task, args, kwargs, upstream)
+        if args or kwargs:
+            split = split_mapped(args, kwargs)  # `t(x=mapped(rows), y=5)`: a mapped call
+            if split is not None:
+                return self.record_call(task, *split, upstream, mapped=True)
         return self.record_call(task, args, kwargs, upstream)
 
     def submit(self, task: Task, args: tuple, kwargs: dict, upstream: Iterable[Any] | None) -> Node:

@@ -153,6 +153,28 @@ class ImperativeGraph:
             and (task_type is None or isinstance(n.task, task_type))
         ]
 
+    def visualize(self, filename: str | None = None, format: str | None = None) -> Any:  # noqa: A002
+        """The graph drawn by Graphviz: a `graphviz.Source` (shown inline in a notebook), also
+        written to `filename` (+ `.format`, default pdf) when given. Needs the `graphviz`
+        package and the Graphviz `dot` program; `proctor.core.render.to_dot(flow)` and
+        `to_mermaid(flow)` give the same drawing as text with nothing installed."""
+        from .render import to_dot
+
+        try:
+            import graphviz
+        except ImportError:
+            from .errors import ProctorError
+
+            raise ProctorError(
+                "flow.visualize() needs the graphviz package (pip install graphviz) and the "
+                "Graphviz programs (apt-get install graphviz). Without them, "
+                "proctor.core.render.to_dot(flow) or to_mermaid(flow) give the graph as text"
+            ) from None
+        source = graphviz.Source(to_dot(self))
+        if filename is not None:
+            source.render(filename, format=format or "pdf", cleanup=True)
+        return source
+
     def validate(self) -> None:
         """Raise if the graph cannot run (a cycle); wiring errors are raised where they are
         made, so this only re-checks the order."""

@@ -96,6 +96,47 @@ class PandasSerializer(Serializer):
         return reader(io.BytesIO(data), **self.deserialize_kwargs)
 
 
+class DateTimeSerializer(Serializer):
+    """A datetime as ISO-8601 text."""
+
+    name = "datetime"
+    extension = ".txt"
+
+    def dumps(self, value: Any) -> bytes:
+        return value.isoformat().encode()
+
+    def loads(self, data: bytes) -> Any:
+        from datetime import datetime
+
+        return datetime.fromisoformat(data.decode())
+
+
+class CompressedSerializer(Serializer):
+    """Another serializer's bytes, compressed ("gzip", "bz2", "lzma" or "zlib")."""
+
+    name = "compressed"
+    _MODULES = ("gzip", "bz2", "lzma", "zlib")
+
+    def __init__(self, serializer: Serializer | str = "pickle", format: str = "gzip") -> None:  # noqa: A002
+        if format not in self._MODULES:
+            raise TaskOptionError(
+                f"CompressedSerializer(format={format!r}): use one of {', '.join(self._MODULES)}"
+            )
+        self.inner = get_serializer(serializer, owner="CompressedSerializer")
+        self.format = format
+        self.extension = f"{self.inner.extension}.{format}"
+
+    def dumps(self, value: Any) -> bytes:
+        import importlib
+
+        return importlib.import_module(self.format).compress(self.inner.dumps(value))
+
+    def loads(self, data: bytes) -> Any:
+        import importlib
+
+        return self.inner.loads(importlib.import_module(self.format).decompress(data))
+
+
 SERIALIZERS: dict[str, type[Serializer]] = {"pickle": PickleSerializer, "json": JSONSerializer}
 
 

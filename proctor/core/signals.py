@@ -41,3 +41,45 @@ class ENDRUN(Signal):
 
     def __reduce__(self):  # travel between processes with the state, not just its message
         return (type(self), (self.state,))
+
+
+class SUCCESS(Signal):
+    """End the task Success now, with `result` as its result."""
+
+    def __init__(self, message: str = "", result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.result))
+
+
+class LOOP(Signal):
+    """Run the task again at once, as a new attempt of the same task run: the next iteration
+    reads `result` as `proctor.context.task_loop_result` (and `task_loop_count`, from 1). The
+    iteration that returns (instead of raising LOOP) ends the run. Iterations do not count
+    against `max_retries`."""
+
+    def __init__(self, message: str = "", result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.result))
+
+
+class TRIGGERFAIL(FAIL):
+    """End the task TriggerFailed (as if its trigger had refused it)."""
+
+
+class PAUSE(Signal):
+    """End the attempt Paused: the task waits until the run is resumed
+    (`flow.run(resume=state)`), as a `manual_only` task does."""
+
+
+class VALIDATIONFAIL(FAIL):
+    """End the attempt Failed because a result did not validate (a FAIL by another name)."""
+
+
+#: Prefect 1's name of the signals' base class.
+PrefectStateSignal = Signal

@@ -154,9 +154,37 @@ class State:
             return None
         return self.ended_at - self.started_at
 
+    def is_retrying(self) -> bool:
+        return self.type is StateType.RETRYING
+
+    def is_looped(self) -> bool:
+        """A loop iteration (`signals.LOOP`): the run goes on with another iteration."""
+        return self.type is StateType.RETRYING and type(self.exception).__name__ == "LOOP"
+
     def with_changes(self, **changes: Any) -> State:
         """A copy of this state with some fields replaced (states are never mutated)."""
         return replace(self, **changes)
+
+    def copy(self, **changes: Any) -> State:
+        """A copy of this state with some fields replaced: what a state handler returns to
+        change a state, e.g. `return new_state.copy(message="handled")`."""
+        return replace(self, **changes)
+
+
+def _refuse_mutation(self: State, name: str, value: Any = None) -> None:
+    from .errors import StateMutationError
+
+    raise StateMutationError(
+        f"states are values and cannot be changed (setting {name!r} of {self!r}); make a "
+        f"changed copy instead: `state = state.copy({name}=...)`. A state handler returns "
+        f"the copy to replace the state"
+    )
+
+
+# Set after the class is made: a frozen slots dataclass's own __setattr__ fails with an opaque
+# `super(type, obj)` TypeError.
+State.__setattr__ = _refuse_mutation  # type: ignore[method-assign,assignment]
+State.__delattr__ = _refuse_mutation  # type: ignore[method-assign,assignment]
 
 
 # -- named constructors --------------------------------------------------------------------------

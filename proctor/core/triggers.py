@@ -63,6 +63,42 @@ def manual_only(states: Sequence[State]) -> bool:
     return False
 
 
+def _count_trigger(kind: str, test: Callable[[State], bool], at_least: float | None,
+                   at_most: float | None) -> Trigger:
+    for name, bound in (("at_least", at_least), ("at_most", at_most)):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))
+                                  or bound < 0):
+            raise TypeError(f"some_{kind}({name}={bound!r}): a count, or a fraction in (0, 1)")
+
+    def limit(bound: float, total: int) -> float:
+        return bound * total if isinstance(bound, float) and 0 < bound < 1 else bound
+
+    def trigger(states: Sequence[State]) -> bool:
+        if not all(st.is_finished() for st in states):
+            return False
+        count = sum(1 for st in states if test(st))
+        if at_least is not None and count < limit(at_least, len(states)):
+            return False
+        return not (at_most is not None and count > limit(at_most, len(states)))
+
+    trigger.__name__ = f"some_{kind}"
+    trigger.__doc__ = (f"between {at_least if at_least is not None else 0} and "
+                       f"{at_most if at_most is not None else 'any number of'} upstream tasks "
+                       f"{'succeeded' if kind == 'successful' else 'failed'}")
+    return trigger
+
+
+def some_successful(at_least: float | None = None, at_most: float | None = None) -> Trigger:
+    """A trigger: run when at least / at most this many upstream tasks succeeded (a float in
+    (0, 1) is a fraction of them). Prefect 1's `some_successful`."""
+    return _count_trigger("successful", State.is_successful, at_least, at_most)
+
+
+def some_failed(at_least: float | None = None, at_most: float | None = None) -> Trigger:
+    """A trigger: run when at least / at most this many upstream tasks failed."""
+    return _count_trigger("failed", State.is_failed, at_least, at_most)
+
+
 #: Built-in triggers that look at non-successful upstreams themselves, so skipped upstreams do
 #: not skip their task by default.
 SEES_SKIPS = frozenset({all_failed, any_successful, any_failed, all_finished, none_failed})
@@ -103,8 +139,37 @@ def gate(
             return None
     except SKIP as exc:  # a trigger may decide the task is skipped (merge: every branch was)
         return Skipped(str(exc) or f"{task_key} skipped by its trigger")
-    bad = [k for k, s in upstream if not s.is_successful()]
     return TriggerFailed(
-        f"trigger {getattr(trigger, '__name__', trigger)!r} of {task_key} was not met: "
-        f"upstream task(s) {', '.join(bad) or '(none)'} did not succeed"
+        f"trigger {getattr(trigger, '__name__', trigger)!r} of {task_key} was not met: it "
+        f"wants {wants(trigger)}, and saw {saw(upstream)}"
     )
+
+
+#: What each built-in trigger waits for, in the words its TriggerFailed message uses.
+WANTS = {
+    all_successful: "every upstream task to succeed",
+    all_failed: "every upstream task to fail",
+    any_successful: "at least one upstream task to succeed",
+    any_failed: "at least one upstream task to fail",
+    all_finished: "every upstream task to finish",
+    none_failed: "no upstream task to fail",
+}
+_SHOWN = 8
+
+
+def wants(trigger: Trigger) -> str:
+    """What a trigger waits for: its entry in WANTS, else its docstring's first line."""
+    known = WANTS.get(trigger)
+    if known is not None:
+        return known
+    doc = (getattr(trigger, "__doc__", None) or "").strip().splitlines()
+    return f"its own condition ({doc[0].rstrip('.')})" if doc else "its own condition"
+
+
+def saw(upstream: Sequence[tuple[str, State]]) -> str:
+    """The upstream states in a few words: 'a: Success, b: Failed' (the first few)."""
+    if not upstream:
+        return "no upstream task"
+    shown = [f"{key}: {state.name}" for key, state in upstream[:_SHOWN]]
+    more = len(upstream) - _SHOWN
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")

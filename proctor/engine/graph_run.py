@@ -52,6 +52,7 @@ from ..core.errors import MappingError, ProctorError, TaskResultNotPicklableErro
 from ..core.graph import Node
 from ..core.ids import new_id
 from ..core.resume import Resumption
+from ..core.signals import LOOP
 from ..core.states import (
     Crashed,
     Failed,
@@ -214,7 +215,13 @@ class GraphRun:
     def _start(self, node: Node) -> None:
         task = node.task
         if task.is_parameter:
-            self._finish(node, Success(result=self.parameters.get(task.name, task.default)))
+            try:
+                value = task.coerce(self.parameters.get(task.name, task.default))
+            except Exception as exc:  # a value its Parameter type cannot read
+                self._verdict(node, None, Failed(
+                    f"parameter {task.name!r}: {exc}", exception=exc))
+                return
+            self._finish(node, Success(result=value))
             return
         if self.resumption is not None:
             kept = self.resumption.kept.get(node.key)
@@ -432,12 +439,17 @@ class GraphRun:
                                   type(exc).__name__, exc, extra=task_run_extra(ctx))
         policy = task.retry_policy
         hooks = task.hooks
+        if state.type is StateType.RETRYING and isinstance(state.exception, LOOP):
+            # a LOOP signal: the next iteration, at once
+            self._loop(node, spec, state)
+            return
         if not (policy.max_retries or hooks or self.observers):  # the common, cheap path
             self._conclude(node, ctx, state)
             return
         running = Running(started_at=state.started_at)
-        if policy.max_retries and policy.should_retry(state, ctx.attempt):
-            delay = policy.delay_before(ctx.attempt + 1)
+        tries = ctx.attempt - ctx.loop_count + 1  # loop iterations are not retries
+        if policy.max_retries and policy.should_retry(state, tries):
+            delay = policy.delay_before(tries + 1)
             retrying = Retrying(
                 f"attempt {ctx.attempt} of {policy.max_retries + 1} failed ({state.message}); "
                 f"retrying in {delay:.2f}s",
@@ -454,6 +466,19 @@ class GraphRun:
         if self.observers or hooks:
             self._transition(node, ctx, running, state, handled=True)
         self._conclude(node, ctx, state)
+
+    def _loop(self, node: Node, spec: TaskRunSpec, looped: State) -> None:
+        """Start the next iteration of a looping task (`signals.LOOP`) as its next attempt."""
+        ctx = spec.context
+        signal = looped.exception
+        if self.observers or node.task.hooks:
+            running = Running(started_at=looped.started_at)
+            self._transition(node, ctx, running, looped)
+            self._retrying[ctx.id] = looped
+        next_ctx = dataclasses.replace(ctx, attempt=ctx.attempt + 1,
+                                       loop_count=ctx.loop_count + 1,
+                                       loop_result=getattr(signal, "result", None))
+        self._dispatch(node, dataclasses.replace(spec, context=next_ctx))
 
     def _schedule_retry(
         self, node: Node, spec: TaskRunSpec, running: State, retrying: State

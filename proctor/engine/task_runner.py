@@ -29,8 +29,19 @@ from typing import Any
 
 from ..core.context import TASK_RUN, TaskRunContext
 from ..core.errors import CacheKeyError
-from ..core.signals import ENDRUN, FAIL, SKIP
-from ..core.states import Cached, Failed, Skipped, State, StateType, Success, TimedOut
+from ..core.signals import ENDRUN, FAIL, LOOP, PAUSE, SKIP, SUCCESS, TRIGGERFAIL
+from ..core.states import (
+    Cached,
+    Failed,
+    Paused,
+    Retrying,
+    Skipped,
+    State,
+    StateType,
+    Success,
+    TimedOut,
+    TriggerFailed,
+)
 from ..core.task import Task
 from . import prints
 
@@ -191,6 +202,15 @@ def _attempt(spec: TaskRunSpec) -> State:
     except ENDRUN as signal:
         state = signal.state
         return state if state.exception is not None else state.with_changes(exception=signal)
+    except SUCCESS as signal:
+        return Success(signal.message, result=signal.result, started_at=started)
+    except LOOP as signal:  # another iteration: the engine starts it at once (GraphRun._loop)
+        return Retrying(signal.message or f"loop iteration {spec.context.loop_count} done",
+                        at=time.time()).with_changes(exception=signal, started_at=started)
+    except TRIGGERFAIL as signal:
+        return TriggerFailed(signal.message).with_changes(exception=signal, result=signal)
+    except PAUSE as signal:
+        return Paused(signal.message or f"{spec.context.task_key} paused itself")
     except FAIL as signal:  # a deliberate failure: its message, and the signal as result
         return Failed(signal.message or f"task {spec.context.task_key} failed itself",
                       exception=signal, started_at=started).with_changes(result=signal)

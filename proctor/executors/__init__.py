@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ..core.errors import UnknownExecutorError
 from ..engine.executor import DoneFuture, Executor
@@ -98,7 +99,26 @@ def _dask_executor(spec: str, arg: str) -> Executor:
     return DaskExecutor(address=arg if "://" in arg else f"tcp://{arg}")
 
 
+def LocalDaskExecutor(scheduler: str = "threads", num_workers: int | None = None,  # noqa: N802
+                      **_ignored: Any) -> Executor:
+    """Prefect 1's LocalDaskExecutor: parallel tasks on this machine, which Proctor runs on
+    its own pools (no Dask needed): `scheduler="threads"` (default) or `"processes"`."""
+    if scheduler in ("threads", "threading"):
+        return ThreadExecutor(num_workers)
+    if scheduler in ("processes", "multiprocessing"):
+        from .processes import ProcessExecutor
+
+        return ProcessExecutor(num_workers)
+    if scheduler in ("synchronous", "sync", "single-threaded"):
+        return LocalExecutor()
+    raise UnknownExecutorError(
+        f"LocalDaskExecutor(scheduler={scheduler!r}): use 'threads', 'processes' or "
+        f"'synchronous'"
+    )
+
+
 __all__ = [
+    "LocalDaskExecutor",
     "Executor",
     "DoneFuture",
     "LocalExecutor",

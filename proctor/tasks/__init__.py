@@ -3,7 +3,8 @@
 - `proctor.tasks.shell.ShellTask`: run a shell command, its output streamed to the run's logs
 - `proctor.tasks.control_flow.FilterTask`: drop None/failed results of a map (or by a function)
 - `proctor.tasks.core.Constant`: a task returning a fixed value
-- `proctor.tasks.templates.JinjaTemplate`: render a Jinja2 template with the run's context
+- `proctor.tasks.templates.JinjaTemplate` / `StringFormatter`: text from a template and the
+  run's context
 - `proctor.tasks.secrets.EnvVarSecret` / `Secret`: secret values, masked in logs and states
 
 Integrations with outside services grow here too, one module per service.
@@ -13,6 +14,7 @@ from .control_flow import FilterTask
 from .core import Constant
 from .secrets import EnvVarSecret, Secret
 from .shell import ShellTask
-from .templates import JinjaTemplate
+from .templates import JinjaTemplate, StringFormatter
 
-__all__ = ["Constant", "EnvVarSecret", "FilterTask", "JinjaTemplate", "Secret", "ShellTask"]
+__all__ = ["Constant", "EnvVarSecret", "FilterTask", "JinjaTemplate", "Secret", "ShellTask",
+           "StringFormatter"]

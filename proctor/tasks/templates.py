@@ -35,3 +35,21 @@ class JinjaTemplate(Task):
         values = {k: v for k, v in context.to_dict().items() if k != "logger"}
         values.update(format_kwargs)
         return jinja2.Template(text).render(**values)
+
+
+class StringFormatter(Task):
+    """`StringFormatter(template="{flow_name} ran on {today}")(extra="x")`: `str.format` of the
+    template with the run's context and the call's keyword values (Prefect 1's)."""
+
+    def __init__(self, template: str | None = None, **options: Any) -> None:
+        self.template = template
+        options.setdefault("name", "StringFormatter")
+        super().__init__(**options)
+
+    def run(self, template: str | None = None, **format_kwargs: Any) -> str:
+        text = template if template is not None else self.template
+        if text is None:
+            raise TaskOptionError(f"task {self.name!r}: no template to format")
+        values = {k: v for k, v in context.to_dict().items() if k != "logger"}
+        values.update(format_kwargs)
+        return text.format(**values)

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from proctor.core import states as s
+from proctor.core.errors import StateMutationError
 from proctor.states import Failed, Mapped, Skipped, StateType, Success, TriggerFailed
 
 
@@ -52,8 +53,15 @@ def test_states_are_immutable_and_copy_with_changes():
     state = Success(result=3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         state.result = 4  # type: ignore[misc]
+    # the error says how to change a state (Prefect 1 handlers assigned fields)
+    with pytest.raises(StateMutationError, match=r"state\.copy\(message=\.\.\.\)"):
+        state.message = "x"  # type: ignore[misc]
+    with pytest.raises(StateMutationError):
+        del state.message
     changed = state.with_changes(message="done")
     assert changed.message == "done" and changed.result == 3 and state.message == ""
+    copied = state.copy(message="handled")
+    assert copied.message == "handled" and copied.result == 3 and copied is not state
 
 
 def test_success_keeps_result_and_timestamps():
