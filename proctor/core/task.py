@@ -298,6 +298,10 @@ class Task(Operators):
         new._configure(**{**self._options, **options})
         return new
 
+    def copy(self, **options: Any) -> Task:
+        """Prefect 1's name of `with_options`: a copy, with some options changed."""
+        return self.with_options(**options)
+
     def __repr__(self) -> str:
         return f"<Task {self.name!r}>"
 

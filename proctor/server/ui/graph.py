@@ -83,6 +83,8 @@ def build_nodes(task_runs: Iterable[Mapping[str, Any]]) -> dict[str, GraphNode]:
         node = nodes.get(key)
         if node is None:
             node = nodes[key] = GraphNode(key, run.get("task_name") or key)
+        elif node.name != key and (run.get("task_name") or key) != node.name:
+            node.name = key  # runs named one by one (`task_run_name`): the node is the task
         node.runs += 1
         if run.get("map_index") is not None or key != run["task_key"]:
             node.mapped = True
