@@ -377,7 +377,8 @@ class Agent:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(run.get("parameters") or {}, fh)
             command = execute_command(run["id"], target.reference, parameters,
-                                      self.client.api_url, result_file=run_dir / "result.json")
+                                      self.client.api_url, result_file=run_dir / "result.json",
+                                      scheduled_start=run.get("expected_start_time"))
             proc = FlowRunProcess.start(run["id"], label, command, cwd=target.workdir,
                                         env=self.env, now=now, run_dir=run_dir)
         except OSError as exc:

@@ -58,6 +58,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="a JSON object of parameters; '-' reads it from stdin")
     source.add_argument("--parameters", default=None, help="(small) parameters as JSON")
     parser.add_argument("--result-file", default=None)
+    parser.add_argument("--scheduled-start", type=float, default=None,
+                        help="when the server scheduled the run (epoch seconds)")
     parser.add_argument("--api-url", required=True)
     return parser.parse_args(argv)
 
@@ -111,11 +113,11 @@ def run(
     parameters: dict[str, Any],
     api_url: str,
     result_file: str | None = None,
+    scheduled_start: float | None = None,
 ) -> int:
     """Load and run the flow; the exit code of this process."""
     from ..cli.loader import load_flow
     from ..core.errors import ProctorError
-    from ..flows import Flow
 
     try:
         flow = load_flow(entrypoint).flow
@@ -123,18 +125,28 @@ def run(
         report_not_started(api_url, flow_run_id, f"cannot load {entrypoint}: {exc}", result_file)
         return EXIT_NOT_STARTED
     observers = [result_writer(result_file)]
+    from ..core.context_values import context
+
+    when = {} if scheduled_start is None else {"scheduled_start_time": scheduled_start}
     try:
-        if isinstance(flow, Flow):
-            # A deployment's schedule lives on the server: one run here, never a loop.
-            state = flow.run(parameters=parameters, api_url=api_url, flow_run_id=flow_run_id,
-                             run_on_schedule=False, observers=observers)
-        else:
-            state = flow.run_with(parameters, api_url=api_url, flow_run_id=flow_run_id,
-                                  observers=observers)
+        with context(**when):  # proctor.context.date / today: the run's scheduled time
+            state = _run_flow(flow, parameters, api_url, flow_run_id, observers)
     except ProctorError as exc:  # refused before the engine started (parameters, executor)
         report_not_started(api_url, flow_run_id, f"{type(exc).__name__}: {exc}", result_file)
         return EXIT_NOT_STARTED
     return EXIT_OK if state.is_successful() else EXIT_FAILED
+
+
+def _run_flow(flow: Any, parameters: dict[str, Any], api_url: str, flow_run_id: str,
+              observers: list) -> Any:
+    from ..flows import Flow
+
+    if isinstance(flow, Flow):
+        # A deployment's schedule lives on the server: one run here, never a loop.
+        return flow.run(parameters=parameters, api_url=api_url, flow_run_id=flow_run_id,
+                        run_on_schedule=False, observers=observers)
+    return flow.run_with(parameters, api_url=api_url, flow_run_id=flow_run_id,
+                         observers=observers)
 
 
 def watch_parent(interval: float = 0.5) -> None:
@@ -204,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     install_stop_signals({"SIGTERM": lambda: _stop_reason(args.result_file)})
     try:
         return run(args.flow_run_id, args.entrypoint, parameters, args.api_url,
-                   args.result_file)
+                   args.result_file, scheduled_start=args.scheduled_start)
     except KeyboardInterrupt as exc:
         print(f"flow run {args.flow_run_id} stopped: {reason_of(exc)}", file=sys.stderr)
         sys.stderr.flush()

@@ -36,9 +36,11 @@ def execute_command(
     api_url: str,
     *,
     result_file: Path | None = None,
+    scheduled_start: float | None = None,
 ) -> list[str]:
     """The command line that runs one flow run in a fresh Python process. `parameters` is the
-    file that holds them (a mapping is accepted for small values, passed inline)."""
+    file that holds them (a mapping is accepted for small values, passed inline);
+    `scheduled_start` is when the server scheduled the run (`proctor.context.date`)."""
     command = [
         sys.executable, "-m", "proctor.agent.execute",
         "--flow-run-id", flow_run_id,
@@ -50,6 +52,8 @@ def execute_command(
         command += ["--parameters", json.dumps(dict(parameters))]
     if result_file is not None:
         command += ["--result-file", str(result_file)]
+    if scheduled_start is not None:
+        command += ["--scheduled-start", repr(float(scheduled_start))]
     return [*command, "--api-url", api_url]
 
 

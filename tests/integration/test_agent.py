@@ -49,6 +49,14 @@ FLOWS = """
     @flow(name="agent-dies")
     def dies():
         os._exit(3)
+
+
+    @flow(name="agent-dated")
+    def dated(out: str = "dated.txt"):
+        from proctor import context
+
+        with open(out, "w") as fh:
+            fh.write(f"{context.scheduled_start_time.timestamp()} {context.today}")
 """
 
 
@@ -68,7 +76,8 @@ def deploy(proctor_cmd, api, flows_file) -> Callable[..., dict]:
                            *options)
         assert proc.returncode == 0, proc.stderr
         flow_name = {"trivial": "agent-trivial", "sleepy": "agent-sleepy",
-                     "failing": "agent-failing", "dies": "agent-dies"}[attribute]
+                     "failing": "agent-failing", "dies": "agent-dies",
+                     "dated": "agent-dated"}[attribute]
         return api.read_deployment_by_name(name, flow_name)
 
     return run
@@ -113,6 +122,18 @@ def test_run_deployment_with_watch_exits_0_when_the_agent_succeeds(
     runs = api.list_flow_runs(deployment_id=deployment["id"])
     assert len(runs) == 1 and runs[0]["state_type"] == "SUCCESS"
     assert (tmp_path / "watched.txt").read_text().split() == [runs[0]["id"]]
+
+
+def test_an_agent_run_reads_its_scheduled_time_from_the_context(
+        deploy, start_agent, proctor_cmd, api, tmp_path):
+    deployment = deploy("dated", "dated", "q-dated")
+    agent = start_agent("q-dated")
+    proc = proctor_cmd("run", "agent-dated/dated", "--watch", timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + agent.output()
+    run = api.list_flow_runs(deployment_id=deployment["id"])[0]
+    stamp, today = (tmp_path / "dated.txt").read_text().split()
+    assert abs(float(stamp) - run["expected_start_time"]) < 1e-3
+    assert today == time.strftime("%Y-%m-%d", time.gmtime(run["expected_start_time"]))
 
 
 def test_watching_a_failing_run_exits_1(deploy, start_agent, proctor_cmd, api):

@@ -119,8 +119,8 @@ def test_copy_and_update_leave_the_original_alone():
     assert state.result[add].result == 10 and state.result[show].result == "<5>"
 
 
-def test_mapped_edges_and_map_over_a_mapped_upstream(basic_executor):
-    f = Flow("mapped-edges", executor=basic_executor)
+def test_mapped_edges_and_map_over_a_mapped_upstream(executor):
+    f = Flow("mapped-edges", executor=executor)
     f.add_edge(numbers, inc, key="x", mapped=True)
     f.add_edge(inc, Five(name="count"), mapped=True)  # mapped, no value: a run per element
     state = f.run()
@@ -133,7 +133,7 @@ def test_mapped_edges_and_map_over_a_mapped_upstream(basic_executor):
     def ping():
         return "pong"
 
-    with Flow("map-upstream", executor=basic_executor) as g:
+    with Flow("map-upstream", executor=executor) as g:
         xs = inc.map([1, 2, 3, 4])
         pings = ping.map(upstream_tasks=[xs])
         once = ping(upstream_tasks=[xs])
