@@ -158,7 +158,9 @@ def run_task(spec: TaskRunSpec) -> State:
                 hit, value = cache_get(cache_key)
                 if hit:
                     return Cached(f"cache hit for key {cache_key[:16]}", result=value)
-        result = task.result or _flow_result(spec)
+        result = task.result
+        if result is None and values:  # the flow's `result=`, the default of its tasks
+            result = values.get("_result")
         location = None
         if task.target is not None:
             if result is None:
@@ -183,12 +185,6 @@ def run_task(spec: TaskRunSpec) -> State:
         return state
     finally:
         TASK_RUN.reset(token)
-
-
-def _flow_result(spec: TaskRunSpec) -> Any:
-    """The flow's `result=` (the default of its tasks), carried in the run's context values."""
-    values = spec.context.values
-    return values.get("_result") if values else None
 
 
 def _attempt(spec: TaskRunSpec) -> State:
