@@ -206,6 +206,14 @@ class Flow(FlowGraph, _ServerMethods):
         if reference_tasks is not None:
             self.set_reference_tasks(reference_tasks)
 
+    def register(self, *args: Any, **kwargs: Any) -> Any:
+        """Prefect 1's `flow.register(project_name=...)`: in Proctor, `flow.deploy(name)`."""
+        raise FlowRunFailedError(
+            f"flow {self.name!r}: Proctor has no register(); deploy it instead: "
+            f"flow.deploy('my-deployment') with PROCTOR_API_URL set, or `proctor deploy "
+            f"file.py:flow --name my-deployment` (an agent then runs it where the code is)"
+        )
+
     def run(
         self,
         parameters: Mapping[str, Any] | None = None,

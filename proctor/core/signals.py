@@ -9,13 +9,28 @@ from __future__ import annotations
 
 from .states import State
 
+_NO_RESULT = object()
+
 
 class Signal(Exception):
-    """Base class of the signals a task may raise."""
+    """Base class of the signals a task may raise.
 
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message)
-        self.message = message
+    `result=` (Prefect 1) is what the state the signal ends in holds as its result; without it,
+    a FAIL's state holds the signal itself, so a handler can read its attributes. Other keyword
+    arguments become attributes of the signal."""
+
+    def __init__(self, message: str = "", *args: object, result: object = _NO_RESULT,
+                 **attributes: object) -> None:
+        super().__init__(message, *args)
+        self.message = "" if message is None else str(message)
+        if result is not _NO_RESULT:
+            self.result = result
+        for name, value in attributes.items():
+            setattr(self, name, value)
+
+    def state_result(self) -> object:
+        """The result of the state this signal ends in: `result=`, else the signal."""
+        return self.__dict__.get("result", self)
 
 
 class SKIP(Signal):
@@ -46,12 +61,8 @@ class ENDRUN(Signal):
 class SUCCESS(Signal):
     """End the task Success now, with `result` as its result."""
 
-    def __init__(self, message: str = "", result: object = None) -> None:
-        super().__init__(message)
-        self.result = result
-
-    def __reduce__(self):
-        return (type(self), (self.message, self.result))
+    def __init__(self, message: str = "", result: object = None, **attributes: object) -> None:
+        super().__init__(message, result=result, **attributes)
 
 
 class LOOP(Signal):
@@ -60,12 +71,8 @@ class LOOP(Signal):
     iteration that returns (instead of raising LOOP) ends the run. Iterations do not count
     against `max_retries`."""
 
-    def __init__(self, message: str = "", result: object = None) -> None:
-        super().__init__(message)
-        self.result = result
-
-    def __reduce__(self):
-        return (type(self), (self.message, self.result))
+    def __init__(self, message: str = "", result: object = None, **attributes: object) -> None:
+        super().__init__(message, result=result, **attributes)
 
 
 class TRIGGERFAIL(FAIL):

@@ -237,8 +237,8 @@ def Cached(message: str = "", *, result: Any = None) -> State:  # noqa: N802
     return State(StateType.CACHED, message, result=result, started_at=now, ended_at=now)
 
 
-def Skipped(message: str = "") -> State:  # noqa: N802
-    return State(StateType.SKIPPED, message, ended_at=time.time())
+def Skipped(message: str = "", *, result: Any = None) -> State:  # noqa: N802
+    return State(StateType.SKIPPED, message, result=result, ended_at=time.time())
 
 
 def Failed(  # noqa: N802
@@ -248,10 +248,13 @@ def Failed(  # noqa: N802
     traceback: str | None = None,
     started_at: float | None = None,
     ended_at: float | None = None,
+    result: Any = None,
 ) -> State:
+    """A failure; `result` may hold what a handler wants to keep (Prefect 1 kept the error)."""
     return State(
         StateType.FAILED,
         message,
+        result=result,
         exception=exception,
         traceback=traceback,
         started_at=started_at,
@@ -259,8 +262,8 @@ def Failed(  # noqa: N802
     )
 
 
-def TriggerFailed(message: str = "") -> State:  # noqa: N802
-    return State(StateType.TRIGGER_FAILED, message, ended_at=time.time())
+def TriggerFailed(message: str = "", *, result: Any = None) -> State:  # noqa: N802
+    return State(StateType.TRIGGER_FAILED, message, result=result, ended_at=time.time())
 
 
 def TimedOut(message: str = "", *, started_at: float | None = None) -> State:  # noqa: N802

@@ -194,7 +194,8 @@ def _attempt(spec: TaskRunSpec) -> State:
     try:
         result = task.run(*spec.args, **spec.kwargs)
     except SKIP as signal:
-        return Skipped(signal.message or f"task {spec.context.task_key} skipped itself")
+        return Skipped(signal.message or f"task {spec.context.task_key} skipped itself",
+                       result=signal.__dict__.get("result"))
     except ENDRUN as signal:
         state = signal.state
         return state if state.exception is not None else state.with_changes(exception=signal)
@@ -204,12 +205,13 @@ def _attempt(spec: TaskRunSpec) -> State:
         return Retrying(signal.message or f"loop iteration {spec.context.loop_count} done",
                         at=time.time()).with_changes(exception=signal, started_at=started)
     except TRIGGERFAIL as signal:
-        return TriggerFailed(signal.message).with_changes(exception=signal, result=signal)
+        return TriggerFailed(signal.message, result=signal.state_result()).with_changes(
+            exception=signal)
     except PAUSE as signal:
         return Paused(signal.message or f"{spec.context.task_key} paused itself")
     except FAIL as signal:  # a deliberate failure: its message, and the signal as result
         return Failed(signal.message or f"task {spec.context.task_key} failed itself",
-                      exception=signal, started_at=started).with_changes(result=signal)
+                      exception=signal, started_at=started, result=signal.state_result())
     except Exception as exc:  # a task's own failure becomes its state, never an engine crash
         return Failed(
             f"{type(exc).__name__}: {exc}",

@@ -77,3 +77,42 @@ def test_an_unknown_task_option_names_the_valid_ones():
     with pytest.raises(UnknownTaskOptionError, match="no option.*max_retirs.*max_retries"):
         task(max_retirs=3)(lambda: None)
     assert task(log_stdout=True)(lambda: None).log_prints is True
+
+
+def test_flow_runner_register_and_states_with_results():
+    from proctor.core.errors import FlowRunFailedError
+    from proctor.engine.flow_runner import FlowRunner
+    from proctor.states import TriggerFailed
+
+    seven = Seven()
+    f = Flow("runner")
+    f.add_edge(seven, double, key="x")
+    state = FlowRunner(flow=f).run(task_states={seven: Success(result=1)})
+    assert state.result[double].result == 2
+    with pytest.raises(FlowRunFailedError, match="deploy"):
+        f.register(project_name="p")
+    assert Failed("bad", result=ValueError("x")).result.args == ("x",)
+    assert TriggerFailed("no", result=3).result == 3 and Skipped("s", result=4).result == 4
+
+
+def test_signals_carry_a_result_and_attributes_across_processes():
+    import pickle
+
+    from proctor.signals import FAIL, SKIP
+
+    @task
+    def picky():
+        raise FAIL("too big", result={"size": 12}, limit=10)
+
+    @task
+    def skipper():
+        raise SKIP("not today", result="later")
+
+    with Flow("signals") as f:
+        a = picky()
+        b = skipper()
+    state = f.run(executor=ProcessExecutor(1))
+    assert state.result[a].result == {"size": 12} and state.result[a].exception.limit == 10
+    assert state.result[b].result == "later" and state.result[b].message == "not today"
+    again = pickle.loads(pickle.dumps(FAIL("x", limit=3)))
+    assert again.limit == 3 and again.state_result() is again
