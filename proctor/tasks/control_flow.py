@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..core.control_flow import case, ifelse, merge, switch
 from ..core.task import Task
 from ..core.triggers import all_finished
+
+#: The branches live in `proctor` (`proctor.case`); here too, where Prefect 1 code imports them.
+__all__ = ["FilterTask", "case", "ifelse", "merge", "switch"]
 
 
 def _kept_by_default(value: Any) -> bool:

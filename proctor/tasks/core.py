@@ -1,5 +1,19 @@
-"""Core tasks: `Constant` (Prefect 1's `prefect.tasks.core.constants.Constant`)."""
+"""Core tasks: `Constant` and `FunctionTask` (Prefect 1's `prefect.tasks.core`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from ..core.constants import Constant
+from ..core.task import Task
 
-__all__ = ["Constant"]
+
+class FunctionTask(Task):
+    """A task running `fn` (what `@task` makes): `FunctionTask(fn=load, name="load")`."""
+
+    def __init__(self, fn: Callable[..., Any], **options: Any) -> None:
+        super().__init__(fn, **options)
+
+
+__all__ = ["Constant", "FunctionTask"]
