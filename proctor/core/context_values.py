@@ -105,9 +105,11 @@ class Context:
                 task_slug=task_run.task_key, map_index=index,
                 task_full_name=task_run.task_key + ("" if index is None else f"[{index}]"),
                 task_run_count=task_run.attempt - task_run.loop_count + 1,
-                task_loop_count=task_run.loop_count, task_loop_result=task_run.loop_result,
+                task_loop_count=task_run.loop_count,
                 task_tags=set(getattr(task_run.task, "tags", ()) or ()),
             )
+            if task_run.loop_count > 1:  # only after a LOOP, as in Prefect 1 (`get(k, {})`)
+                out["task_loop_result"] = task_run.loop_result
             if flow_run is None and base is not None and "parameters" in base:
                 out["parameters"] = dict(base["parameters"])
         if flow_run is not None or task_run is not None:

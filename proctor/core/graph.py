@@ -502,6 +502,11 @@ class FlowGraph(ImperativeGraph):
         self._by_task.setdefault(task, []).append(node)
         for up in bindings.deps:
             self._link(up, node)
+        # In a mapped call, an upstream task is mapped over (one run per element of its
+        # result, element by element for a mapped one, as Prefect 1 does) when it is mapped
+        # itself or when nothing else is mapped over; `unmapped(t)` always means order only.
+        maps_arguments = mapped and any(not isinstance(v, Unmapped)
+                                        for v in (*args, *kwargs.values()))
         for item in upstream or ():
             whole = isinstance(item, Unmapped)
             up = to_node(item.value if whole else item)
@@ -510,8 +515,8 @@ class FlowGraph(ImperativeGraph):
                     f"upstream_tasks of {node.key!r} holds {item!r} ({type(item).__name__}), "
                     f"which is not a task or a task result of flow {self.name!r}"
                 )
-            # a mapped call maps over a mapped upstream too, element by element (Prefect 1)
-            self.add_edge(up, node, mapped=mapped and up.mapped and not whole)
+            over = mapped and not whole and (up.mapped or not maps_arguments)
+            self.add_edge(up, node, mapped=over)
         guard = guard_of(self)
         if guard is not None and guard is not node and not task.is_parameter:
             # called inside `with case(...)`: runs only on a match (element by element when

@@ -153,11 +153,14 @@ class ImperativeGraph:
             and (task_type is None or isinstance(n.task, task_type))
         ]
 
-    def visualize(self, filename: str | None = None, format: str | None = None) -> Any:  # noqa: A002
+    def visualize(self, flow_state: Any = None, filename: str | None = None,
+                  format: str | None = None) -> Any:  # noqa: A002
         """The graph drawn by Graphviz: a `graphviz.Source` (shown inline in a notebook), also
         written to `filename` (+ `.format`, default pdf) when given. Needs the `graphviz`
         package and the Graphviz `dot` program; `proctor.core.render.to_dot(flow)` and
-        `to_mermaid(flow)` give the same drawing as text with nothing installed."""
+        `to_mermaid(flow)` give the same drawing as text with nothing installed. `flow_state`
+        (Prefect 1) is accepted; the drawing shows the graph, not the states (the web UI
+        shows a run's states on its graph)."""
         from .render import to_dot
 
         try:

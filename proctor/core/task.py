@@ -176,6 +176,21 @@ class Task(Operators):
     def max_retries(self) -> int:
         return self.retry_policy.max_retries
 
+    @property
+    def logger(self) -> Any:
+        """The run logger while this task (or one of its handlers) runs; else a logger named
+        after the task (Prefect 1's `task.logger`)."""
+        import logging
+
+        from .errors import MissingContextError
+
+        try:
+            from ..engine.logs import get_run_logger
+
+            return get_run_logger()
+        except MissingContextError:
+            return logging.getLogger(f"proctor.task.{self.name}")
+
     # -- what the task does ---------------------------------------------------------------------
     def run(self, *args: Any, **kwargs: Any) -> Any:
         """The task's work. `@task` functions land here; subclasses override it."""

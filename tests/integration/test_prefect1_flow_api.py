@@ -137,9 +137,13 @@ def test_mapped_edges_and_map_over_a_mapped_upstream(executor):
         xs = inc.map([1, 2, 3, 4])
         pings = ping.map(upstream_tasks=[xs])
         once = ping(upstream_tasks=[xs])
+        per_item = ping.map(upstream_tasks=[numbers])  # nothing else mapped: its elements
+        ordered = inc.map([1, 2], upstream_tasks=[numbers])  # mapped arguments: order only
     state = g.run()
     assert state.result[pings].result == ["pong"] * 4
     assert state.result[once].result == "pong"
+    assert state.result[per_item].result == ["pong"] * 3
+    assert state.result[ordered].result == [2, 3]
 
 
 # -- operators -----------------------------------------------------------------------------------
