@@ -112,8 +112,9 @@ class Operators:
     __gt__ = _comparison("gt", operator.gt, None)
     __ge__ = _comparison("ge", operator.ge, None)
 
-    def __hash__(self) -> int:
-        return id(self)
+    # Identity hashing, kept in C: nodes and tasks are the engine's dictionary keys, and a
+    # Python-level __hash__ would cost a call on every lookup.
+    __hash__ = object.__hash__
 
     def __invert__(self) -> Any:
         return _record("not", self)
