@@ -7,11 +7,13 @@
         lines = count(command="ls data | wc -l")
 
 The command runs with `shell` (default bash) from a temporary script: `helper_script` first (for
-shared setup such as `cd` or `source`), then the command. `env` is added to the environment of
-the process running the task. Each stdout line is logged at INFO as it arrives; the result is the
-last line (or every line, with `return_all=True`). A non-zero exit code fails the task with that
-code and the last lines of output; `log_stderr=True` also logs the command's stderr as errors
-when it fails. The task's `timeout` stops the command (it is killed, with its process group).
+shared setup such as `cd` or `source`), then the command, in `cwd` (default: the task's working
+directory), with `stdin` (text) as its input. `env` is added to the environment of the process
+running the task. Each stdout line is logged at INFO as it arrives; the result is the last line
+(or every line, with `return_all=True`). A non-zero exit code fails the task with that code and
+the last 20 lines of stderr (of stdout when stderr is empty); `log_stderr=True` also logs the
+command's stderr as errors when it fails. The command runs in a process group of its own: the
+task's `timeout`, a cancelled run or an interrupt kill the whole group, children included.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ..core.task import Task
 from ..engine.logs import get_run_logger
 
 #: how many of the last output lines a failure message quotes
-_TAIL = 10
+_TAIL = 20
 
 
 class ShellTask(Task):
@@ -40,8 +42,11 @@ class ShellTask(Task):
     def __init__(self, command: str | None = None, env: dict[str, str] | None = None,
                  helper_script: str | None = None, shell: str = "bash",
                  return_all: bool = False, log_stderr: bool = False,
-                 stream_output: bool | str = True, **options: Any) -> None:
+                 stream_output: bool | str = True, cwd: str | os.PathLike | None = None,
+                 stdin: str | None = None, **options: Any) -> None:
         self.command = command
+        self.cwd = None if cwd is None else os.fspath(cwd)
+        self.stdin = stdin
         self.env = _check_env(env)
         self.helper_script = helper_script
         self.shell = shell
@@ -52,7 +57,8 @@ class ShellTask(Task):
         super().__init__(**options)
 
     def run(self, command: str | None = None, env: dict[str, str] | None = None,
-            helper_script: str | None = None) -> Any:
+            helper_script: str | None = None, cwd: str | os.PathLike | None = None,
+            stdin: str | None = None) -> Any:
         command = command if command is not None else self.command
         if not command:
             raise TaskOptionError(
@@ -67,21 +73,29 @@ class ShellTask(Task):
                                          delete=False) as fh:
             fh.write(script)
             path = fh.name
+        where = os.fspath(cwd) if cwd is not None else self.cwd
+        text_in = stdin if stdin is not None else self.stdin
         try:
-            return self._execute(path, environment, logger, command)
+            return self._execute(path, environment, logger, command, where, text_in)
         finally:
             os.unlink(path)
 
     def _execute(self, path: str, environment: dict[str, str], logger: Any,
-                 command: str) -> Any:
+                 command: str, cwd: str | None, stdin: str | None) -> Any:
+        if cwd is not None and not os.path.isdir(cwd):
+            raise FAIL(f"cwd {cwd!r} is not a folder; give an existing folder to run the "
+                       f"command in")
         try:
             process = subprocess.Popen(
                 [self.shell, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=environment, text=True, errors="replace", start_new_session=True,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                env=environment, text=True, errors="replace", start_new_session=True, cwd=cwd,
             )
         except FileNotFoundError:
             raise FAIL(f"shell {self.shell!r} was not found; install it or pass shell='sh'") \
                 from None
+        if stdin is not None:
+            threading.Thread(target=_feed, args=(process, stdin), daemon=True).start()
         lines: list[str] = []
         tail: deque[str] = deque(maxlen=_TAIL)
         errors: list[str] = []
@@ -118,6 +132,16 @@ class ShellTask(Task):
         if self.return_all:
             return lines
         return lines[-1] if lines else None
+
+
+def _feed(process: subprocess.Popen, text: str) -> None:
+    """Write the command's input, then close it (in a thread: a big input must not block the
+    reading of the command's output)."""
+    try:
+        process.stdin.write(text)
+        process.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # the command stopped reading; its exit code tells the rest
 
 
 def _check_env(env: Any) -> dict[str, str]:

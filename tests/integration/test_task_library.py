@@ -157,3 +157,45 @@ def test_secret_from_context_environment_or_a_clear_failure(monkeypatch):
     assert state.result[given].result == "hunter22"
     assert "PROCTOR_SECRET_NOT_SET_ANYWHERE" in state.result[missing].message
     assert state.result[required].is_failed() and state.result[optional].result is None
+
+
+def test_shell_task_cwd_stdin_and_twenty_lines_of_stderr(tmp_path):
+    counted = ShellTask(name="counted", cwd=tmp_path, stdin="b\na\nc\n", return_all=True)
+    noisy = ShellTask(name="noisy")
+    with Flow("shell-io") as f:
+        out = counted(command="sort; pwd")
+        bad = noisy(command="for i in $(seq 1 30); do echo line-$i >&2; done; exit 2")
+        nowhere = ShellTask(name="nowhere", cwd=tmp_path / "missing")(command="true")
+    state = f.run()
+    assert state.result[out].result == ["a", "b", "c", str(tmp_path)]
+    message = state.result[bad].message
+    assert "line-11" in message and "line-30" in message and "line-10\n" not in message
+    assert "is not a folder" in state.result[nowhere].message
+
+
+def test_shell_task_timeout_kills_the_grandchildren_too(tmp_path):
+    pidfile = tmp_path / "grandchild.pid"
+    spawner = ShellTask(name="spawner", timeout=1)
+    with Flow("shell-tree") as f:
+        out = spawner(command=f"(sleep 60 & echo $! > {pidfile}; wait) ; echo never")
+    state = f.run()
+    assert state.result[out].type is StateType.TIMED_OUT
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid), "the command's child outlived the task"
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie waiting for its parent is gone for our purpose
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
