@@ -18,7 +18,7 @@ from .bindings import Unmapped
 from .context import CALL_SINK
 from .errors import FlowDefinitionError
 
-_SCOPES: ContextVar[tuple[Any, ...]] = ContextVar("proctor_apply_map", default=())
+SCOPES: ContextVar[tuple[Any, ...]] = ContextVar("proctor_apply_map", default=())
 
 
 class MappingScope:
@@ -69,7 +69,7 @@ class MappingScope:
 
 def mapping_scope(graph: Any) -> MappingScope | None:
     """The innermost apply_map scope open on `graph`, or None."""
-    for scope in reversed(_SCOPES.get()):
+    for scope in reversed(SCOPES.get()):
         if scope.graph is graph:
             return scope
     return None
@@ -89,10 +89,10 @@ def apply_map(fn: Callable[..., Any], *args: Any, flow: Any = None, **kwargs: An
     scope = MappingScope(graph)
     mapped_args = [scope.source(a) for a in args]
     mapped_kwargs = {k: scope.source(v) for k, v in kwargs.items()}
-    token = _SCOPES.set((*_SCOPES.get(), scope))
+    token = SCOPES.set((*SCOPES.get(), scope))
     sink = CALL_SINK.set(graph)
     try:
         return fn(*mapped_args, **mapped_kwargs)
     finally:
         CALL_SINK.reset(sink)
-        _SCOPES.reset(token)
+        SCOPES.reset(token)

@@ -47,15 +47,25 @@ class MappedArgument:
         return f"mapped({self.value!r})"
 
 
+#: Whether `mapped()` was ever called in this process: until then, task calls need not look
+#: for it among their arguments (the common case pays nothing).
+MAPPED_USED = False
+
+
 def mapped(value: Any) -> MappedArgument:
     """Map over `value` in an ordinary task call; the call's other arguments are passed whole."""
+    global MAPPED_USED
+    MAPPED_USED = True
     return value if isinstance(value, MappedArgument) else MappedArgument(value)
 
 
 def split_mapped(args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
     """A call with `mapped(...)` arguments as the arguments of a mapped call (the others
     passed whole); None when the call has none."""
-    if not any(isinstance(a, MappedArgument) for a in (*args, *kwargs.values())):
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, MappedArgument):
+            break
+    else:
         return None
 
     def convert(value: Any) -> Any:

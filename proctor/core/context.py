@@ -58,9 +58,19 @@ class TaskRunContext:
     values: dict[str, Any] | None = None
     #: the run's name from the task's `task_run_name` (None: the task key is its name)
     name: str | None = None
-    #: the loop iteration (`signals.LOOP`), from 1, and the result the last iteration carried
-    loop_count: int = 1
-    loop_result: Any = None
+    #: (iteration, result the last iteration carried) after a `signals.LOOP`; None before
+    loop: tuple | None = None
+    #: the flow's `result=` (a `core.targets.Result`), the default of tasks without their own
+    result: Any = None
+
+    @property
+    def loop_count(self) -> int:
+        """The loop iteration, from 1 (`signals.LOOP`)."""
+        return 1 if self.loop is None else self.loop[0]
+
+    @property
+    def loop_result(self) -> Any:
+        return None if self.loop is None else self.loop[1]
 
 
 @dataclass(slots=True)

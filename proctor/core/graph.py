@@ -12,7 +12,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .apply_map import mapping_scope
+from . import bindings as bindings_module
+from .apply_map import SCOPES, mapping_scope
 from .bindings import Bindings, Unmapped, bind, split_mapped, strip_unmapped
 from .context import CALL_SINK
 from .control_flow import guard_of
@@ -35,11 +36,11 @@ _NO_DEFAULT = object()
 class Node(Operators):
     """One call of a task in a flow's graph: the handle a call returns while building.
 
-    Operators on a handle record small tasks (`a + b`, see `core.operators`); attributes it does
-    not have itself are the task's (`handle.tags`, `handle.max_retries`), as Prefect 1's copies
-    of a task were. A node added by the imperative API (`flow.add_task(t)`, `t.set_upstream(...,
-    flow=f)`) stands for its task: the task-level views (`flow.tasks`, `root_tasks()`) show the
-    task object itself, which is what such code holds.
+    Operators on a handle record small tasks (`a + b`, see `core.operators`); some of the task's
+    attributes read through it (`handle.tags`, `handle.max_retries`), as Prefect 1's copies of
+    a task offered them. A node added by the imperative API (`flow.add_task(t)`,
+    `t.set_upstream(..., flow=f)`) stands for its task: the task-level views (`flow.tasks`,
+    `root_tasks()`) show the task object itself, which is what such code holds.
     """
 
     _proctor_handle = True
@@ -54,8 +55,8 @@ class Node(Operators):
         self.mapped = mapped
         self.order_deps: list[Node] = []
         #: upstreams a mapped node maps over without taking their values (`.map(upstream_tasks=
-        #: [t])` in Prefect 1): one run per element of their results
-        self.mapped_upstream: list[Node] = []
+        #: [t])` in Prefect 1): one run per element of their results; also in `order_deps`
+        self.mapped_upstream: tuple[Node, ...] = ()
         self.added = False
 
     @property
@@ -63,15 +64,16 @@ class Node(Operators):
         """What the user holds for this node: the task when it was added whole, else the node."""
         return self.task if self.added else self
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name in Node.__slots__:
-            raise AttributeError(name)
-        try:
-            return getattr(self.task, name)
-        except AttributeError:
-            raise AttributeError(
-                f"{self!r} (a call of task {self.task.name!r}) has no attribute {name!r}"
-            ) from None
+    # Some of the task's attributes, read through the call as Prefect 1's task copies offered
+    # them. Properties, not __getattr__: a class with __getattr__ pays on every attribute
+    # access, and the engine reads nodes' attributes several times per task run.
+    tags = property(lambda self: self.task.tags)
+    slug = property(lambda self: self.task.slug)
+    max_retries = property(lambda self: self.task.max_retries)
+    timeout = property(lambda self: self.task.timeout)
+    trigger = property(lambda self: self.task.trigger)
+    description = property(lambda self: self.task.description)
+    logger = property(lambda self: self.task.logger)
 
     @property
     def name(self) -> str:
@@ -81,15 +83,10 @@ class Node(Operators):
     def upstream(self) -> tuple[Node, ...]:
         """Every node this one waits for: data dependencies first, then order-only ones."""
         deps = self.bindings.deps
-        if not self.order_deps and not self.mapped_upstream:
+        if not self.order_deps:  # (upstreams mapped over without values are order deps too)
             return deps
         seen = {id(n) for n in deps}
-        extra = []
-        for n in (*self.mapped_upstream, *self.order_deps):
-            if id(n) not in seen:
-                seen.add(id(n))
-                extra.append(n)
-        return deps + tuple(extra)
+        return deps + tuple(n for n in self.order_deps if id(n) not in seen)
 
     def set_upstream(self, other: Any, flow: Any = None, key: str | None = None,
                      mapped: bool = False) -> None:
@@ -268,11 +265,12 @@ class FlowGraph(ImperativeGraph):
 
     # -- CallSink: what task calls inside the block do ----------------------------------------
     def call(self, task: Task, args: tuple, kwargs: dict, upstream: Iterable[Any] | None) -> Node:
-        scope = mapping_scope(self)
-        if scope is not None:  # inside apply_map: every call is mapped (core.apply_map)
-            return scope.call(task, args, kwargs, upstream)
-        if args or kwargs:
-            split = split_mapped(args, kwargs)  # `t(x=mapped(rows), y=5)`: a mapped call
+        if SCOPES.get():  # inside apply_map: every call may be mapped (core.apply_map)
+            scope = mapping_scope(self)
+            if scope is not None:
+                return scope.call(task, args, kwargs, upstream)
+        if bindings_module.MAPPED_USED:  # `t(x=mapped(rows), y=5)`: a mapped call
+            split = split_mapped(args, kwargs)
             if split is not None:
                 return self.record_call(task, *split, upstream, mapped=True)
         return self.record_call(task, args, kwargs, upstream)
@@ -377,7 +375,7 @@ class FlowGraph(ImperativeGraph):
             return Edge(up.handle, down.handle, key=key, mapped=mapped)
         self._order_edge(up, down)
         if mapped and not any(n is up for n in down.mapped_upstream):
-            down.mapped_upstream.append(up)
+            down.mapped_upstream = (*down.mapped_upstream, up)
             down.mapped = True
         return Edge(up.handle, down.handle, mapped=mapped)
 

@@ -256,7 +256,7 @@ class ImperativeGraph:
         for old, node in made:
             b = old.bindings
             node.bindings = bind(b.args, b.kwargs, to_node)
-            node.mapped_upstream = [origin[n] for n in old.mapped_upstream]
+            node.mapped_upstream = tuple(origin[n] for n in old.mapped_upstream)
             node.order_deps = [origin[n] for n in old.order_deps]
             for up in node.upstream:
                 self._link(up, node)

@@ -20,7 +20,7 @@ from .hooks import Hooks
 from .operators import Operators
 from .retries import RetryPolicy, seconds
 from .serializers import Serializer, get_serializer
-from .tags import tagged
+from .tags import OPEN_TAGS, tagged
 from .triggers import Trigger, all_successful
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -211,7 +211,8 @@ class Task(Operators):
         if sink is None or TASK_RUN.get() is not None:
             _reject_handles(self, args, kwargs)
             return self.run(*args, **kwargs)
-        return sink.call(tagged(self), args, kwargs, upstream_tasks)
+        return sink.call(tagged(self) if OPEN_TAGS.get() else self, args, kwargs,
+                         upstream_tasks)
 
     def submit(self, *args: Any, upstream_tasks: Iterable[Any] | None = None, **kwargs: Any):
         """Start the task without waiting: returns a future (a handle inside `with Flow`)."""

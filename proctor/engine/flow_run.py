@@ -72,7 +72,8 @@ def run_graph(
 
     def attempt(ctx: FlowRunContext) -> State:
         run = GraphRun(ctx.flow_run_id, graph.name, executor, values, observers, gate=gate,
-                       resumption=resumption, run_values=ctx.values)
+                       resumption=resumption, run_values=ctx.values,
+                       default_result=getattr(graph, "result", None))
         started = time.time()
         for obs in observers:
             obs.flow_run_started(run, order)
@@ -95,8 +96,7 @@ def run_graph(
             obs.flow_run_finished(run, state)
         return state
 
-    return _run_attempts(graph, graph.name, values, observers, options, attempt, flow_run_id,
-                         default_result=getattr(graph, "result", None))
+    return _run_attempts(graph, graph.name, values, observers, options, attempt, flow_run_id)
 
 
 def run_function(
@@ -177,7 +177,6 @@ def _run_attempts(
     options: FlowRunOptions | None,
     attempt: Callable[[FlowRunContext], State],
     flow_run_id: str | None = None,
-    default_result: Any = None,
 ) -> State:
     """Run attempts of one flow run until one is final, telling everyone each transition.
 
@@ -189,8 +188,6 @@ def _run_attempts(
     configure_console()
     values = run_values()
     values["parameters"] = parameters
-    if default_result is not None:
-        values["_result"] = default_result
     ctx = FlowRunContext(flow_run_id or new_id(), name, parameters, values)
     token = FLOW_RUN.set(ctx)
     current: State = Pending()  # the last state observers were told

@@ -83,6 +83,7 @@ _task_log = logging.getLogger(TASK_LOGGER)
 #: a consequence and is not logged again.
 _LOGGED_FAILURES = frozenset({StateType.FAILED, StateType.CRASHED, StateType.TIMED_OUT})
 _PENDING = Pending()
+_RETRYING = StateType.RETRYING
 
 
 @dataclass(slots=True)
@@ -120,6 +121,8 @@ class GraphRun:
     resumption: Resumption | None = None
     #: the flow run's `proctor.context` values, given to each task run (`core.context_values`)
     run_values: dict | None = None
+    #: the flow's `result=`, the default of its tasks (`core.targets`)
+    default_result: Any = None
     _retrying: dict = field(default_factory=dict)
     #: node -> tasks still to finish that read its result (only when results may be let go)
     _consumers: dict | None = None
@@ -338,7 +341,7 @@ class GraphRun:
     def _context(self, node: Node, index: int | None) -> TaskRunContext:
         return TaskRunContext(
             new_id(), node.task.name, node.key, self.flow_run_id, self.flow_name, index, 1,
-            node.task, self.run_values,
+            node.task, self.run_values, None, None, self.default_result,
         )
 
     def _submit(self, node: Node, index: int | None, args: list, kwargs: dict) -> None:
@@ -439,7 +442,7 @@ class GraphRun:
                                   type(exc).__name__, exc, extra=task_run_extra(ctx))
         policy = task.retry_policy
         hooks = task.hooks
-        if state.type is StateType.RETRYING and isinstance(state.exception, LOOP):
+        if state.type is _RETRYING and isinstance(state.exception, LOOP):
             # a LOOP signal: the next iteration, at once
             self._loop(node, spec, state)
             return
@@ -476,8 +479,7 @@ class GraphRun:
             self._transition(node, ctx, running, looped)
             self._retrying[ctx.id] = looped
         next_ctx = dataclasses.replace(ctx, attempt=ctx.attempt + 1,
-                                       loop_count=ctx.loop_count + 1,
-                                       loop_result=getattr(signal, "result", None))
+                                       loop=(ctx.loop_count + 1, getattr(signal, "result", None)))
         self._dispatch(node, dataclasses.replace(spec, context=next_ctx))
 
     def _schedule_retry(

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..core.context_values import context
 from ..core.errors import ProctorError
-from ..core.states import Cached, Failed, State
+from ..core.states import Cached, Failed, State, StateType
 from ..core.targets import LocalResult, Result, render_location
 
 
@@ -37,6 +37,25 @@ def read_target(spec: Any, result: Result | None) -> tuple[State | None, str | N
             f"({type(exc).__name__}: {exc})", exception=exc,
         ), None
     return Cached(f"target {location} exists: not run again", result=value), location
+
+
+def run_with_result(spec: Any, result: Result | None, cache_key: str | None) -> State:
+    """An attempt of a task with a `result` or a `target`: answered from an existing target,
+    else run, then its result written (unless `checkpoint=False`)."""
+    from .task_runner import attempt_and_store
+
+    task = spec.task
+    if task.target is not None and result is None:
+        result = LocalResult()
+    location = None
+    if task.target is not None:
+        cached, location = read_target(spec, result)
+        if cached is not None:
+            return cached
+    state = attempt_and_store(spec, cache_key)
+    if state.type is StateType.SUCCESS and task.checkpoint:
+        state = write_result(spec, state, result, location)
+    return state
 
 
 def write_result(spec: Any, state: State, result: Result, location: str | None) -> State:

@@ -116,6 +116,11 @@ class _Shipping:
 def run_task_shipping_logs(spec: TaskRunSpec) -> tuple[State, list[dict]]:
     """`run_task` for workers in another process: the attempt's Proctor log records come back
     with its state (as plain dicts), for the engine to replay where the run's handlers are."""
+    values = spec.context.values
+    if values and "_secrets" in values:  # secrets the flow knows: masked in this process too
+        from ..core import secrets
+
+        secrets.register(values["_secrets"])
     records: list[dict] = []
     token = _CAPTURED.set(records)
     _Shipping.enter()
@@ -141,11 +146,6 @@ def run_task(spec: TaskRunSpec) -> State:
     task = spec.task
     token = TASK_RUN.set(spec.context)
     try:
-        values = spec.context.values
-        if values and "_secrets" in values:  # secrets the flow knows: masked here too
-            from ..core import secrets
-
-            secrets.register(values["_secrets"])
         cache_key = None
         if task.cache_key_fn is not None:
             try:
@@ -158,33 +158,29 @@ def run_task(spec: TaskRunSpec) -> State:
                 hit, value = cache_get(cache_key)
                 if hit:
                     return Cached(f"cache hit for key {cache_key[:16]}", result=value)
-        result = task.result
-        if result is None and values:  # the flow's `result=`, the default of its tasks
-            result = values.get("_result")
-        location = None
-        if task.target is not None:
-            if result is None:
-                from ..core.targets import LocalResult
+        result = task.result or spec.context.result  # the flow's `result=` is the default
+        if result is not None or task.target is not None:
+            from .targets import run_with_result
 
-                result = LocalResult()
-            from .targets import read_target
-
-            cached, location = read_target(spec, result)
-            if cached is not None:
-                return cached
+            return run_with_result(spec, result, cache_key)
         if task.timeout is None:
             state = _attempt(spec)
         else:
             state = _attempt_with_timeout(spec, task.timeout)
         if state.type is StateType.SUCCESS and (task.persist_result or cache_key is not None):
             state = _store(spec, state, cache_key)
-        if state.type is StateType.SUCCESS and result is not None and task.checkpoint:
-            from .targets import write_result
-
-            state = write_result(spec, state, result, location)
         return state
     finally:
         TASK_RUN.reset(token)
+
+
+def attempt_and_store(spec: TaskRunSpec, cache_key: str | None) -> State:
+    """One attempt (under the task's timeout), its result persisted and cached as asked."""
+    task = spec.task
+    state = _attempt(spec) if task.timeout is None else _attempt_with_timeout(spec, task.timeout)
+    if state.type is StateType.SUCCESS and (task.persist_result or cache_key is not None):
+        state = _store(spec, state, cache_key)
+    return state
 
 
 def _attempt(spec: TaskRunSpec) -> State:
