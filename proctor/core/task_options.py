@@ -67,9 +67,12 @@ def apply_run_options(task: Any, given: dict[str, Any]) -> None:
     task.nout = given.get("nout")
     checkpoint = given.get("checkpoint")
     task.checkpoint = True if checkpoint is None else bool(checkpoint)
-    from .targets import check_result_option
+    result = given.get("result")
+    if result is not None:
+        from .targets import check_result_option
 
-    task.result = check_result_option(task, given.get("result"))
+        result = check_result_option(task, result)
+    task.result = result
     target = given.get("target")
     if target is not None and not (isinstance(target, str) or callable(target)):
         raise TaskOptionError(

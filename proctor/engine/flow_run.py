@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.context import CALL_SINK, FLOW_RUN, FlowRunContext
-from ..core.context_values import run_values
 from ..core.flow_state import flow_state
 from ..core.graph import FlowGraph, StateMap
 from ..core.hooks import Hooks
@@ -186,6 +185,8 @@ def _run_attempts(
     options = options or FlowRunOptions()
     policy, hooks = options.retry_policy, options.hooks
     configure_console()
+    from ..core.context_values import run_values
+
     values = run_values()
     values["parameters"] = parameters
     ctx = FlowRunContext(flow_run_id or new_id(), name, parameters, values)

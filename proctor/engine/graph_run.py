@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from ..core import secrets
 from ..core.bindings import expand
 from ..core.context import TASK_RUN, TaskRunContext
 from ..core.errors import MappingError, ProctorError, TaskResultNotPicklableError
@@ -69,7 +68,6 @@ from .executor import DoneFuture, Executor, RemoteValue
 from .hooks import call_hooks, run_state_handlers
 from .logs import TASK_LOGGER, task_run_extra
 from .observers import RunObserver
-from .run_names import run_name
 from .task_runner import (
     TaskRunSpec,
     describe,
@@ -300,6 +298,8 @@ class GraphRun:
 
     def _learn_secret(self, value: Any) -> None:
         """Mask a secret task's value here, and in every task run sent out from now on."""
+        from ..core import secrets
+
         if isinstance(value, RemoteValue):
             value = self.executor.fetch([value])[0]
         secrets.register(value)
@@ -347,6 +347,8 @@ class GraphRun:
     def _submit(self, node: Node, index: int | None, args: list, kwargs: dict) -> None:
         spec = TaskRunSpec(node.task, args, kwargs, self._context(node, index))
         if node.task.task_run_name is not None:
+            from .run_names import run_name
+
             spec.context.name = run_name(spec)
         self._dispatch(node, spec)
 
