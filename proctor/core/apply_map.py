@@ -86,6 +86,9 @@ def apply_map(fn: Callable[..., Any], *args: Any, flow: Any = None, **kwargs: An
         )
     if not callable(fn):
         raise FlowDefinitionError(f"apply_map(fn, ...): fn={fn!r} is not callable")
+    from .context import BuildExtras
+
+    BuildExtras.used = True
     scope = MappingScope(graph)
     mapped_args = [scope.source(a) for a in args]
     mapped_kwargs = {k: scope.source(v) for k, v in kwargs.items()}

@@ -47,15 +47,11 @@ class MappedArgument:
         return f"mapped({self.value!r})"
 
 
-#: Whether `mapped()` was ever called in this process: until then, task calls need not look
-#: for it among their arguments (the common case pays nothing).
-MAPPED_USED = False
-
-
 def mapped(value: Any) -> MappedArgument:
     """Map over `value` in an ordinary task call; the call's other arguments are passed whole."""
-    global MAPPED_USED
-    MAPPED_USED = True
+    from .context import BuildExtras
+
+    BuildExtras.used = True  # from now on, task calls look for mapped() arguments
     return value if isinstance(value, MappedArgument) else MappedArgument(value)
 
 

@@ -81,6 +81,13 @@ class RunContext:
     task_run: TaskRunContext | None
 
 
+class BuildExtras:
+    """Whether `tags()`, `apply_map` or `mapped()` was ever used in this process: until then a
+    task call while a graph is built need not look for them (one class attribute read)."""
+
+    used = False
+
+
 CALL_SINK: ContextVar[CallSink | None] = ContextVar("proctor_call_sink", default=None)
 FLOW_RUN: ContextVar[FlowRunContext | None] = ContextVar("proctor_flow_run", default=None)
 TASK_RUN: ContextVar[TaskRunContext | None] = ContextVar("proctor_task_run", default=None)

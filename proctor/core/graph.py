@@ -12,10 +12,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from . import bindings as bindings_module
-from .apply_map import SCOPES, mapping_scope
+from .apply_map import mapping_scope
 from .bindings import Bindings, Unmapped, bind, split_mapped, strip_unmapped
-from .context import CALL_SINK
+from .context import CALL_SINK, BuildExtras
 from .control_flow import guard_of
 from .errors import (
     CycleError,
@@ -265,12 +264,11 @@ class FlowGraph(ImperativeGraph):
 
     # -- CallSink: what task calls inside the block do ----------------------------------------
     def call(self, task: Task, args: tuple, kwargs: dict, upstream: Iterable[Any] | None) -> Node:
-        if SCOPES.get():  # inside apply_map: every call may be mapped (core.apply_map)
+        if BuildExtras.used:  # apply_map or mapped() was used: they may apply to this call
             scope = mapping_scope(self)
-            if scope is not None:
+            if scope is not None:  # inside apply_map: every call is mapped (core.apply_map)
                 return scope.call(task, args, kwargs, upstream)
-        if bindings_module.MAPPED_USED:  # `t(x=mapped(rows), y=5)`: a mapped call
-            split = split_mapped(args, kwargs)
+            split = split_mapped(args, kwargs)  # `t(x=mapped(rows), y=5)`: a mapped call
             if split is not None:
                 return self.record_call(task, *split, upstream, mapped=True)
         return self.record_call(task, args, kwargs, upstream)

@@ -20,6 +20,9 @@ def tags(*names: str) -> Iterator[None]:
     for name in names:
         if not isinstance(name, str) or not name:
             raise TypeError(f"tags(*names): each tag is a non-empty string, got {name!r}")
+    from .context import BuildExtras
+
+    BuildExtras.used = True
     token = OPEN_TAGS.set(OPEN_TAGS.get() | frozenset(names))
     try:
         yield

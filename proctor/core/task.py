@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
-from .context import CALL_SINK, TASK_RUN
+from .context import CALL_SINK, TASK_RUN, BuildExtras
 from .errors import NoActiveFlowError, TaskHandleError, TaskOptionError
 from .hooks import Hooks
 from .operators import Operators
@@ -211,8 +211,9 @@ class Task(Operators):
         if sink is None or TASK_RUN.get() is not None:
             _reject_handles(self, args, kwargs)
             return self.run(*args, **kwargs)
-        return sink.call(tagged(self) if OPEN_TAGS.get() else self, args, kwargs,
-                         upstream_tasks)
+        if BuildExtras.used and OPEN_TAGS.get():
+            return sink.call(tagged(self), args, kwargs, upstream_tasks)
+        return sink.call(self, args, kwargs, upstream_tasks)
 
     def submit(self, *args: Any, upstream_tasks: Iterable[Any] | None = None, **kwargs: Any):
         """Start the task without waiting: returns a future (a handle inside `with Flow`)."""
