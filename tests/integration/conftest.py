@@ -41,6 +41,13 @@ def parallel_executor(request):
     return _make_executor(request, request.param)
 
 
+@pytest.fixture(params=list(EXECUTORS))
+def basic_executor(request):
+    """The executors of the flow's own machine (local, threads, processes): for features that
+    do not touch results or mapping, which the `executor` fixture also runs on Dask."""
+    return _make_executor(request, request.param)
+
+
 # -- a real Dask cluster, started with Dask's own commands ---------------------------------------
 class DaskCluster:
     """`dask scheduler` and `dask worker` subprocesses on 127.0.0.1.

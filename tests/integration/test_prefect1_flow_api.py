@@ -25,24 +25,11 @@ from proctor import (
 )
 from proctor.cache_validators import all_inputs, duration_only
 from proctor.core.errors import ProctorError, TaskResultTruthError
-from proctor.executors import LocalExecutor, ProcessExecutor, ThreadExecutor
 from proctor.recording.memory import MemoryRecorder
 from proctor.results import JSONSerializer, LocalResult
 from proctor.signals import LOOP, PAUSE, SUCCESS, TRIGGERFAIL
 from proctor.states import StateType, Success
 from proctor.triggers import all_failed, always_run
-
-BASIC = {
-    "local": lambda: LocalExecutor(),
-    "threads": lambda: ThreadExecutor(3),
-    "processes": lambda: ProcessExecutor(2),
-}
-
-
-@pytest.fixture(params=list(BASIC))
-def basic_executor(request):
-    """The three executors of the flow's machine (Dask runs the tests touching results)."""
-    return BASIC[request.param]()
 
 
 @task

@@ -5,10 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-import pytest
-
 from proctor import Flow, Parameter, context, get_run_logger, task
-from proctor.executors import LocalExecutor, ProcessExecutor, ThreadExecutor
 from proctor.signals import FAIL
 from proctor.states import StateType
 from proctor.tasks import (
@@ -20,17 +17,6 @@ from proctor.tasks import (
     ShellTask,
     StringFormatter,
 )
-
-BASIC = {
-    "local": lambda: LocalExecutor(),
-    "threads": lambda: ThreadExecutor(3),
-    "processes": lambda: ProcessExecutor(2),
-}
-
-
-@pytest.fixture(params=list(BASIC))
-def basic_executor(request):
-    return BASIC[request.param]()
 
 
 def messages(caplog, task_name):
