@@ -163,6 +163,7 @@ def run_task(spec: TaskRunSpec) -> State:
             from .targets import run_with_result
 
             return run_with_result(spec, result, cache_key)
+        # `attempt_and_store`, written out: one call less on every task run
         if task.timeout is None:
             state = _attempt(spec)
         else:
