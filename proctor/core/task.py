@@ -222,8 +222,9 @@ class Task(Operators):
     def map(self, *args: Any, upstream_tasks: Iterable[Any] | None = None, **kwargs: Any):
         """Run the task once per element of its iterable arguments; `unmapped(x)` passes x whole.
 
-        Inside `with Flow`, a mapped upstream in `upstream_tasks` is mapped over too (one run per
-        element, no value passed); `unmapped(t)` makes it an ordinary upstream."""
+        Inside `with Flow`, a task in `upstream_tasks` is mapped over too (one run per element of
+        its result, no value passed) when it is mapped itself or when no argument is mapped;
+        `unmapped(t)` always makes it an ordinary upstream."""
         if kwargs and not _CALL_OPTIONS.isdisjoint(kwargs):
             flow, task_args, _ = self._call_options(kwargs)
             task = self.with_options(**task_args) if task_args else self
