@@ -2,6 +2,8 @@
 
 - `proctor.tasks.shell.ShellTask`: run a shell command, its output streamed to the run's logs
 - `proctor.tasks.http.HttpRequest` / `HttpPaginate` / `http_request`: HTTP with retries
+- `proctor.tasks.sql.SqlQuery` / `SqlInsert`: SQL with bound parameters (import it from there:
+  it needs `proctor[sql]`)
 - `proctor.tasks.control_flow.FilterTask`: drop None/failed results of a map (or by a function)
 - `proctor.tasks.core.Constant`: a task returning a fixed value
 - `proctor.tasks.templates.JinjaTemplate` / `StringFormatter`: text from a template and the
