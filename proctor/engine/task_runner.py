@@ -29,7 +29,7 @@ from typing import Any
 
 from ..core.context import TASK_RUN, TaskRunContext
 from ..core.errors import CacheKeyError
-from ..core.signals import ENDRUN, FAIL, LOOP, PAUSE, SKIP, SUCCESS, TRIGGERFAIL
+from ..core.signals import ENDRUN, FAIL, LOOP, PAUSE, RETRY, SKIP, SUCCESS, TRIGGERFAIL
 from ..core.states import (
     Cached,
     Failed,
@@ -206,6 +206,9 @@ def _attempt(spec: TaskRunSpec) -> State:
             exception=signal)
     except PAUSE as signal:
         return Paused(signal.message or f"{spec.context.task_key} paused itself")
+    except RETRY as signal:  # a failure that asks for another attempt: its message says why
+        return Failed(signal.message or f"task {spec.context.task_key} asked for a retry",
+                      exception=signal, started_at=started)
     except FAIL as signal:  # a deliberate failure: its message, and the signal as result
         return Failed(signal.message or f"task {spec.context.task_key} failed itself",
                       exception=signal, started_at=started, result=signal.state_result())

@@ -2,8 +2,10 @@
 
 - `proctor.tasks.shell.ShellTask`: run a shell command, its output streamed to the run's logs
 - `proctor.tasks.http.HttpRequest` / `HttpPaginate` / `http_request`: HTTP with retries
-- `proctor.tasks.sql.SqlQuery` / `SqlInsert`: SQL with bound parameters (import it from there:
-  it needs `proctor[sql]`)
+- `proctor.tasks.sql.SqlQuery` / `SqlInsert`: SQL with bound parameters (`proctor[sql]`)
+- `proctor.tasks.redis`: keys with expiry, publish, streams (`proctor[redis]`)
+
+(sql and redis are imported from their modules: their client libraries are optional extras.)
 - `proctor.tasks.control_flow.FilterTask`: drop None/failed results of a map (or by a function)
 - `proctor.tasks.core.Constant`: a task returning a fixed value
 - `proctor.tasks.templates.JinjaTemplate` / `StringFormatter`: text from a template and the

@@ -80,6 +80,21 @@ def shown(url: str) -> str:
         return "<database>"
 
 
+def _forget_engines_in_child() -> None:
+    """After a fork (a worker of the processes executor), the parent's pools stay the parent's:
+    the child lets go of them without closing their connections (SQLAlchemy's own advice), and
+    makes its own when it needs one."""
+    global _ENGINES_LOCK
+    _ENGINES_LOCK = threading.Lock()  # another thread may have held it at the fork
+    for engine in list(_ENGINES.values()):
+        engine.dispose(close=False)
+    _ENGINES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_engines_in_child)
+
+
 def engine_for(url: str) -> Any:
     """The process's engine (connection pool) for `url`, made once."""
     engine = _ENGINES.get(url)
