@@ -21,7 +21,8 @@ def load(path):
 
 
 def test_there_are_examples_for_the_workshop_steps():
-    assert [p.name[:2] for p in EXAMPLES] == ["00", "01", "02", "03", "04", "05", "06", "07"]
+    assert [p.name[:2] for p in EXAMPLES] == ["00", "01", "02", "03", "04", "05", "06", "07",
+                                              "08"]
 
 
 @pytest.mark.parametrize("path", STANDALONE, ids=lambda p: p.stem)
@@ -37,6 +38,18 @@ def test_etl_and_xcom_demo(capsys):
     assert state.result["load"].result == 3
     assert module.xcom_flow.run().is_successful()
     assert "Received value: {'Firstname': 'Hello', 'Name': 'World'}" in capsys.readouterr().out
+
+
+def test_task_library_example_moves_the_orders_through_every_service():
+    module = load(EXAMPLES[8])
+    try:
+        state = module.flow.run(parameters={"rows": 4})
+        assert state.is_successful(), state
+        assert [r["total"] for r in state.result[module.ordered].result] == [40, 30, 20, 10]
+        assert state.result[module.cached].result == "100"  # 10+20+30+40, in Redis
+        assert state.result[module.check].result == {"n": 4}  # copied to MariaDB
+    finally:
+        module.clean_up()
 
 
 def test_parallel_example_fans_out():
