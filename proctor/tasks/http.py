@@ -10,9 +10,10 @@
 
 A request is retried, inside the same attempt, on connection errors, timeouts, 5xx answers and
 429 (Too Many Requests), `retries` times, waiting `backoff * 2**n` seconds (at most
-`max_backoff`) or what the server's `Retry-After` says. A 4xx answer (other than 429) fails the
-task at once: "GET http://host/path returned 404 Not Found: <the body's first 500 characters>".
-The task's own `max_retries` still apply on top, for failures that outlast the request's retries.
+`max_backoff`) or what the server's `Retry-After` says. A 4xx answer (other than 429) ends the
+task Failed at once, without the task's own retries either (the same request would get the same
+answer): "GET http://host/path returned 404 Not Found: <the body's first 500 characters>". The
+task's `max_retries` apply to failures that outlast the request's retries.
 URLs in messages and logs have their user and password removed; headers never appear.
 """
 
@@ -24,7 +25,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ..core.errors import TaskOptionError
-from ..core.signals import FAIL
+from ..core.signals import ENDRUN, FAIL
+from ..core.states import Failed
 from ..core.task import Task
 from ..engine.logs import get_run_logger
 
@@ -144,7 +146,7 @@ def send(settings: _Settings, owner: str, *, method: str, url: str, params: Any 
                 problem = (f"{label} returned {response.status_code} "
                            f"{response.reason_phrase}: {body}")
                 if response.status_code not in _TRANSIENT_STATUS:
-                    raise FAIL(problem)
+                    raise ENDRUN(Failed(problem))  # the same answer next time: no retries
                 wait = _retry_after(response, wait, max(settings.max_backoff, wait))
             if attempt >= settings.retries:
                 raise FAIL(problem if attempt == 0 else
