@@ -6,6 +6,7 @@
 - `proctor.tasks.redis`: keys with expiry, publish, streams (`proctor[redis]`)
 - `proctor.tasks.notify.SlackMessage` / `EmailMessage`: messages sent inside a task
 - `proctor.tasks.git.GitCheckout`: a checkout of a repository at a ref
+- `proctor.tasks.files`: read, write, list, copy, move, delete, CSV and JSON (`proctor[files]`)
 
 (sql and redis are imported from their modules: their client libraries are optional extras.)
 - `proctor.tasks.control_flow.FilterTask`: drop None/failed results of a map (or by a function)
