@@ -90,6 +90,7 @@ def test_options_and_values_are_checked(monkeypatch, prefix):
         RedisGet("k", url="http://127.0.0.1:6379")
     with pytest.raises(TaskOptionError, match="expire=0"):
         RedisSet("k", expire=0)
+    monkeypatch.delenv("PROCTOR_CONNECTION_CACHE", raising=False)  # examples/08 sets it
     with pytest.raises(TaskOptionError, match="PROCTOR_CONNECTION_CACHE"):
         RedisGet("k", connection="cache")
     monkeypatch.setenv("PROCTOR_CONNECTION_CACHE", URL)
